@@ -1,0 +1,45 @@
+# Okienko — the two commands: `make run` (the portal with its sandbox services) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+SANDBOX_PORT ?= 5001
+PORTAL_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-pg test-sqlite lint install translations bench clean
+
+$(BIN)/okienko: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/okienko translations
+
+translations: $(BIN)/okienko
+	$(BIN)/pybabel compile --use-fuzzy -q -d portal/translations
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: install
+	$(BIN)/okienko keys init
+	$(BIN)/okienko sandbox pki
+	$(BIN)/okienko db upgrade
+	$(BIN)/okienko catalog load catalog
+	PORTAL_BASE_URL=http://127.0.0.1:$(PORT) PORTAL_SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) \
+	  $(BIN)/okienko demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
+
+test: install node_modules/.installed
+	PORTAL_TEST_DATABASE_URL=$(PORTAL_TEST_DATABASE_URL) $(BIN)/pytest
+	PORTAL_TEST_DATABASE_URL=sqlite $(BIN)/pytest -m "not browser"
+
+lint: $(BIN)/okienko
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) node_modules instance .pytest_cache

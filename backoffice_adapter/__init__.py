@@ -1,0 +1,3 @@
+"""Forwarding submissions to the office's document workflow (EZD, the built-in desk …) and back."""
+
+from backoffice_adapter import desk  # noqa: F401 - registers the built-in adapters

@@ -1,0 +1,168 @@
+"""Okienko: e-services portal for Polish municipal offices."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Flask, g, render_template, request, session
+from flask_babel import get_locale
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from portal import config as portal_config
+from portal.extensions import babel, csrf, db, migrate, oauth
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+LANGUAGES = ("pl", "en")
+WARSAW = ZoneInfo("Europe/Warsaw")
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(portal_config.INSTANCE_DIR))
+    settings = portal_config.from_environment()
+    if test_config:
+        settings.update(test_config)
+        settings = portal_config.flask_config(settings)
+    app.config.update(settings)
+    if not app.config.get("SECRET_KEY") or not app.config.get("PII_KEY"):
+        raise RuntimeError("PORTAL_SECRET_KEY and PORTAL_PII_KEY are not set: run `okienko keys init` first")
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    _register_identity_providers(app)
+
+    import backoffice_adapter  # noqa: F401 - registers the built-in adapters
+    import portal.models  # noqa: F401 - every table in the metadata
+    from portal.auth.views import bp as auth_bp
+    from portal.desk.views import bp as desk_bp
+    from portal.forms.views import bp as forms_bp
+    from portal.inbox.views import bp as inbox_bp
+    from portal.pages import bp as pages_bp
+    from portal.signing.views import bp as signing_bp
+    from portal.status.views import bp as status_bp
+
+    for blueprint in (forms_bp, auth_bp, signing_bp, inbox_bp, status_bp, desk_bp, pages_bp):
+        app.register_blueprint(blueprint)
+
+    from portal.auth.service import current_clerk, current_resident, identify_actor
+
+    app.before_request(identify_actor)
+    app.before_request(_remember_language)
+    form_targets = " ".join(sorted({_origin(app.config[k]) for k in (
+        "TPSIGNING_URL", "RESIDENT_OIDC_ISSUER", "CLERK_OIDC_ISSUER")}))
+    app.config["CSP"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        # Forms post to the portal only, but their answers may redirect to the signing service and
+        # to the identity providers (signing, logout), which browsers check against form-action.
+        f"form-action 'self' {form_targets}; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+    )
+    app.after_request(_security_headers)
+
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        from portal.forms.wtf import lang, text
+
+        return {
+            "current_resident": current_resident,
+            "current_clerk": current_clerk,
+            "lang": lang,
+            "t": text,
+            "office": {
+                "name": app.config["OFFICE_NAME"],
+                "address": f"{app.config['OFFICE_STREET']} {app.config['OFFICE_BUILDING']}, "
+                           f"{app.config['OFFICE_POSTCODE']} {app.config['OFFICE_TOWN']}",
+                "email": app.config["OFFICE_EMAIL"],
+                "phone": app.config["OFFICE_PHONE"],
+            },
+            "sandbox": app.config["SANDBOX"],
+        }
+
+    app.add_template_filter(_localtime, "localtime")
+
+    for status in (400, 403, 404, 405, 410, 413, 500, 503):
+        app.register_error_handler(status, _error_page)
+    from flask_wtf.csrf import CSRFError
+
+    app.register_error_handler(CSRFError, _csrf_error)
+
+    return app
+
+
+def _register_identity_providers(app: Flask) -> None:
+    c = app.config
+    oauth.init_app(app)
+    for name, prefix in (("resident", "RESIDENT"), ("clerk", "CLERK")):
+        oauth.register(
+            name,
+            client_id=c[f"{prefix}_OIDC_CLIENT_ID"],
+            client_secret=c[f"{prefix}_OIDC_CLIENT_SECRET"],
+            server_metadata_url=c[f"{prefix}_OIDC_ISSUER"].rstrip("/") + "/.well-known/openid-configuration",
+            client_kwargs={"scope": "openid profile", "code_challenge_method": "S256", "timeout": 10},
+            overwrite=True,
+        )
+
+
+def _localtime(moment: Any) -> str:
+    """A moment as residents read it: Polish local time."""
+    if moment is None:
+        return ""
+    return moment.astimezone(WARSAW).strftime("%d.%m.%Y, %H:%M")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return "pl"
+
+
+def _remember_language() -> None:
+    requested = request.args.get("lang")
+    if requested in LANGUAGES:
+        session["lang"] = requested
+        g.pop("_flask_babel", None)
+
+
+def _security_headers(response: Any) -> Any:
+    from flask import current_app
+
+    response.headers.setdefault("Content-Security-Policy", current_app.config["CSP"])
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
+def _error_page(error: Any) -> Any:
+    code = getattr(error, "code", 500) or 500
+    if code >= 500:
+        logging.getLogger("portal").exception("server error on %s", request.path)
+    return render_template("error.html", code=code, locale=get_locale()), code
+
+
+def _csrf_error(error: Any) -> Any:
+    return render_template("error.html", code=400, csrf=True), 400
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """Per-connection SQLite settings. The WAL journal itself is set once by `okienko db upgrade`."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()

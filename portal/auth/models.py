@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.db_types import UTCDateTime, utcnow
+from portal.extensions import db
+
+
+class Resident(db.Model):  # type: ignore[name-defined]
+    """A natural person known from the residents' identity provider."""
+
+    __tablename__ = "resident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The PESEL is never stored in clear: a keyed hash finds the resident, the
+    # ciphertext gives the number back when a document needs it.
+    pesel_index: Mapped[str] = mapped_column(String(64), unique=True)
+    pesel_encrypted: Mapped[str] = mapped_column(String(255))
+    given_name: Mapped[str] = mapped_column(String(200))
+    family_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    address: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_acr: Mapped[str | None] = mapped_column(String(200))
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class Clerk(db.Model):  # type: ignore[name-defined]
+    """A member of the office's staff, known from the office's identity provider."""
+
+    __tablename__ = "clerk"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), unique=True)
+    username: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str | None] = mapped_column(String(50))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

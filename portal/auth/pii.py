@@ -1,0 +1,54 @@
+"""Personal identification numbers at rest: encrypted, found through a keyed index, masked for display."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+
+_VERSION = "v1"
+
+
+def _derive(label: bytes) -> bytes:
+    master = current_app.config.get("PII_KEY")
+    if not master:
+        raise RuntimeError("PORTAL_PII_KEY is not set; run `okienko keys init`")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(base64.b64decode(master))
+
+
+def blind_index(pesel: str) -> str:
+    """A keyed hash of the PESEL: equal numbers give equal indexes, the number cannot be read back."""
+    return hmac.new(_derive(b"okienko pesel index"), pesel.encode(), hashlib.sha256).hexdigest()
+
+
+def encrypt(pesel: str) -> str:
+    nonce = os.urandom(12)
+    sealed = AESGCM(_derive(b"okienko pesel encryption")).encrypt(nonce, pesel.encode(), b"pesel")
+    return f"{_VERSION}:{base64.b64encode(nonce + sealed).decode()}"
+
+
+def decrypt(token: str) -> str:
+    version, _, payload = token.partition(":")
+    if version != _VERSION:
+        raise ValueError(f"unknown PESEL encryption version {version!r}")
+    raw = base64.b64decode(payload)
+    return AESGCM(_derive(b"okienko pesel encryption")).decrypt(raw[:12], raw[12:], b"pesel").decode()
+
+
+def mask(pesel: str) -> str:
+    """What the interface shows: the date-of-birth part hidden, the last four digits kept."""
+    return "•••••••" + pesel[-4:] if len(pesel) == 11 else "•••"
+
+
+def is_valid_pesel(pesel: str) -> bool:
+    if len(pesel) != 11 or not pesel.isdigit():
+        return False
+    weights = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
+    total = sum(int(d) * w for d, w in zip(pesel[:10], weights, strict=True))
+    return (10 - total % 10) % 10 == int(pesel[10])

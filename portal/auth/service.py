@@ -1,0 +1,159 @@
+"""Who is signed in: residents from the residents' OpenID provider, clerks from the office's."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import current_app, g, redirect, request, session, url_for
+from sqlalchemy import select
+
+from portal.audit import service as audit
+from portal.auth import pii
+from portal.auth.models import Clerk, Resident
+from portal.db_types import utcnow
+from portal.extensions import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class IdentityRefused(Exception):
+    """The provider's answer cannot establish who the person is; `code` names why for the error page."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        self.code = code
+        super().__init__(f"{code}: {detail}" if detail else code)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this portal may be a return address: no scheme, no host, no `//`."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+def _claim(claims: dict[str, Any], setting: str) -> Any:
+    return claims.get(current_app.config[setting])
+
+
+def resident_from_claims(claims: dict[str, Any]) -> Resident:
+    """Create or update the resident named by the ID token's claims; PESEL is required and checked."""
+    pesel = str(_claim(claims, "RESIDENT_CLAIM_PESEL") or "").strip()
+    if pesel.upper().startswith("PL/PL/"):  # eIDAS PersonIdentifier form: country/country/number
+        pesel = pesel[6:]
+    if not pii.is_valid_pesel(pesel):
+        raise IdentityRefused("missing_pesel", "the identity provider did not send a valid PESEL")
+    given = _claim(claims, "RESIDENT_CLAIM_GIVEN_NAME")
+    family = _claim(claims, "RESIDENT_CLAIM_FAMILY_NAME")
+    if not given or not family:
+        raise IdentityRefused("missing_name", "the identity provider did not send the resident's name")
+    birth = _claim(claims, "RESIDENT_CLAIM_BIRTH_DATE")
+    address = _claim(claims, "RESIDENT_CLAIM_ADDRESS")
+
+    index = pii.blind_index(pesel)
+    resident = db.session.scalar(select(Resident).where(Resident.pesel_index == index))
+    if resident is None:
+        resident = Resident(pesel_index=index, pesel_encrypted=pii.encrypt(pesel))
+        db.session.add(resident)
+    resident.given_name = str(given)
+    resident.family_name = str(family)
+    try:
+        resident.birth_date = date.fromisoformat(str(birth)) if birth else None
+    except ValueError:
+        resident.birth_date = None
+    resident.address = address if isinstance(address, dict) else None
+    resident.last_login_at = utcnow()
+    resident.last_acr = claims.get("acr")
+    db.session.flush()
+    return resident
+
+
+def clerk_from_claims(issuer: str, claims: dict[str, Any]) -> Clerk:
+    subject = f"{issuer}#{claims['sub']}"
+    clerk = db.session.scalar(select(Clerk).where(Clerk.subject == subject))
+    if clerk is None:
+        clerk = Clerk(subject=subject)
+        db.session.add(clerk)
+    clerk.username = str(claims.get("preferred_username") or claims["sub"])
+    clerk.display_name = str(claims.get("name") or clerk.username)
+    clerk.unit = claims.get(current_app.config["CLERK_CLAIM_UNIT"])
+    roles = claims.get(current_app.config["CLERK_CLAIM_ROLES"]) or []
+    clerk.roles = [str(r) for r in roles] if isinstance(roles, list) else [str(roles)]
+    clerk.last_login_at = utcnow()
+    db.session.flush()
+    return clerk
+
+
+def start_session(**values: Any) -> None:
+    """A fresh session at every login, so nothing planted before it survives (no fixation)."""
+    keep = {k: session[k] for k in ("lang",) if k in session}
+    session.clear()
+    session.update(keep)
+    session["sid"] = secrets.token_urlsafe(16)
+    session["login_at"] = utcnow().isoformat()
+    session.update(values)
+    session.permanent = False
+
+
+def current_resident() -> Resident | None:
+    if "resident" not in g:
+        resident_id = session.get("resident_id")
+        g.resident = db.session.get(Resident, resident_id) if resident_id else None
+    return g.resident
+
+
+def current_clerk() -> Clerk | None:
+    if "clerk" not in g:
+        clerk_id = session.get("clerk_id")
+        g.clerk = db.session.get(Clerk, clerk_id) if clerk_id else None
+    return g.clerk
+
+
+def resident_pesel(resident: Resident) -> str:
+    return pii.decrypt(resident.pesel_encrypted)
+
+
+def resident_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_resident() is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def clerk_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_clerk() is None:
+            return redirect(url_for("auth.clerk_login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def identify_actor() -> None:
+    """Runs before every request: the audit log's idea of who is acting."""
+    clerk_id = session.get("clerk_id")
+    resident_id = session.get("resident_id")
+    if request.blueprint == "desk" and clerk_id:
+        g.actor = ("clerk", str(clerk_id))
+    elif resident_id:
+        g.actor = ("resident", str(resident_id))
+    elif clerk_id:
+        g.actor = ("clerk", str(clerk_id))
+
+
+def refuse(code: str, who: str, detail: str = "") -> None:
+    """Record a refused login in the audit log (its own transaction: the refusal must stay on record)."""
+    db.session.rollback()
+    audit.record("login.refused", "login", None, actor=("anonymous", None), who=who, reason=code, detail=detail[:300])
+    db.session.commit()

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from joserfc.errors import JoseError
+
+from portal.audit import service as audit
+from portal.auth import service
+from portal.extensions import db, oauth
+
+log = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__)
+
+ERRORS = {
+    "provider_down": lambda: _("Usługa logowania jest teraz niedostępna. Spróbuj ponownie za kilka minut."),
+    "cancelled": lambda: _("Logowanie zostało przerwane. Możesz spróbować ponownie."),
+    "invalid_response": lambda: _(
+        "Nie udało się potwierdzić Twojej tożsamości: odpowiedź usługi logowania była nieprawidłowa lub "
+        "przeterminowana. Zaloguj się ponownie."
+    ),
+    "missing_pesel": lambda: _(
+        "Usługa logowania nie przekazała numeru PESEL, a bez niego nie możemy przyjąć pisma. "
+        "Zaloguj się profilem zaufanym lub e-dowodem."
+    ),
+    "missing_name": lambda: _("Usługa logowania nie przekazała Twojego imienia i nazwiska."),
+}
+
+
+def _error(code: str, who: str, detail: str = "", status: int = 400) -> Any:
+    service.refuse(code, who, detail)
+    log.warning("login refused for %s: %s", who, code)
+    return render_template("auth/error.html", message=ERRORS[code](), code=code), status
+
+
+def _callback_url(endpoint: str) -> str:
+    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint)
+
+
+@bp.get("/logowanie")
+def login() -> Any:
+    session["after_login"] = service.safe_next(request.args.get("next"), "/moje-sprawy")
+    try:
+        return oauth.resident.authorize_redirect(_callback_url("auth.callback"))
+    except (requests.RequestException, ValueError, AuthlibBaseError) as exc:
+        return _error("provider_down", "resident", str(exc), 503)
+
+
+@bp.get("/logowanie/powrot")
+def callback() -> Any:
+    if request.args.get("error"):
+        return _error("cancelled", "resident", request.args.get("error", ""))
+    try:
+        token = oauth.resident.authorize_access_token()
+    except requests.RequestException as exc:
+        return _error("provider_down", "resident", str(exc), 503)
+    except (AuthlibBaseError, JoseError, KeyError, ValueError) as exc:
+        return _error("invalid_response", "resident", f"{type(exc).__name__}: {exc}")
+    claims = token.get("userinfo") or {}
+    try:
+        resident = service.resident_from_claims(dict(claims))
+    except service.IdentityRefused as exc:
+        return _error(exc.code, "resident", str(exc))
+    target = service.safe_next(session.get("after_login"), "/moje-sprawy")
+    service.start_session(resident_id=resident.id, acr=claims.get("acr"), id_token=token.get("id_token"))
+    audit.record("resident.login", "resident", str(resident.id), actor=("resident", str(resident.id)),
+                 acr=claims.get("acr"), authority=claims.get("AuthenticatingAuthority"))
+    db.session.commit()
+    return redirect(target)
+
+
+@bp.post("/wyloguj")
+def logout() -> Any:
+    id_token = session.get("id_token")
+    resident_id = session.get("resident_id")
+    session.clear()
+    if resident_id:
+        audit.record("resident.logout", "resident", str(resident_id), actor=("resident", str(resident_id)))
+        db.session.commit()
+    try:
+        metadata = oauth.resident.load_server_metadata()
+    except (requests.RequestException, ValueError):
+        return redirect("/")
+    end_session = metadata.get("end_session_endpoint")
+    if not end_session:
+        return redirect("/")
+    params = requests.Request("GET", end_session, params={
+        "id_token_hint": id_token or "",
+        "post_logout_redirect_uri": current_app.config["BASE_URL"].rstrip("/") + "/",
+        "client_id": current_app.config["RESIDENT_OIDC_CLIENT_ID"],
+    }).prepare()
+    return redirect(params.url or "/")
+
+
+@bp.get("/urzad/logowanie")
+def clerk_login() -> Any:
+    session["after_clerk_login"] = service.safe_next(request.args.get("next"), "/urzad/")
+    try:
+        return oauth.clerk.authorize_redirect(_callback_url("auth.clerk_callback"))
+    except (requests.RequestException, ValueError, AuthlibBaseError) as exc:
+        return _error("provider_down", "clerk", str(exc), 503)
+
+
+@bp.get("/urzad/logowanie/powrot")
+def clerk_callback() -> Any:
+    if request.args.get("error"):
+        return _error("cancelled", "clerk", request.args.get("error", ""))
+    try:
+        token = oauth.clerk.authorize_access_token()
+    except requests.RequestException as exc:
+        return _error("provider_down", "clerk", str(exc), 503)
+    except (AuthlibBaseError, JoseError, KeyError, ValueError) as exc:
+        return _error("invalid_response", "clerk", f"{type(exc).__name__}: {exc}")
+    claims = dict(token.get("userinfo") or {})
+    clerk = service.clerk_from_claims(current_app.config["CLERK_OIDC_ISSUER"], claims)
+    target = service.safe_next(session.get("after_clerk_login"), "/urzad/")
+    service.start_session(clerk_id=clerk.id)
+    audit.record("clerk.login", "clerk", str(clerk.id), actor=("clerk", str(clerk.id)), roles=clerk.roles)
+    db.session.commit()
+    return redirect(target)
+
+
+@bp.post("/urzad/wyloguj")
+def clerk_logout() -> Any:
+    session.clear()
+    return redirect(url_for("desk.index"))

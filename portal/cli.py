@@ -1,0 +1,211 @@
+"""`okienko`: every administrator's task, as a Flask CLI group over `create_app`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+
+from portal import config as portal_config
+
+
+def _create_app() -> Flask:
+    from portal import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
+def main() -> None:
+    """Okienko — e-services portal of the office. Configuration: PORTAL_* variables (see README)."""
+
+
+# --- commands that work before the application can start -------------------------------------------
+
+@main.group(name="keys")
+def keys_group() -> None:
+    """The portal's own secrets."""
+
+
+@keys_group.command("init", with_appcontext=False)
+def keys_init() -> None:
+    """Create instance/secrets.json (session key, PESEL encryption key) unless it exists."""
+    path = portal_config.SECRETS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existing = portal_config.load_secrets()
+    made = {
+        "SECRET_KEY": existing.get("SECRET_KEY") or secrets.token_hex(32),
+        "PII_KEY": existing.get("PII_KEY") or base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    if made != existing:
+        path.write_text(json.dumps(made, indent=2))
+        path.chmod(0o600)
+        click.echo(f"created secrets in {path}")
+    else:
+        click.echo(f"kept the secrets in {path}")
+
+
+@main.group(name="sandbox")
+def sandbox_group() -> None:
+    """The sandbox stand-ins for login.gov.pl, the office's IdP and TpSigning5."""
+
+
+@sandbox_group.command("pki", with_appcontext=False)
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=portal_config.INSTANCE_DIR / "pki")
+def sandbox_pki(directory: Path) -> None:
+    """Create the sandbox test PKI (CA, office seal, trusted-profile seal, TSA, residents)."""
+    subprocess.run([sys.executable, "-m", "sandbox", "pki", str(directory)], check=True)
+
+
+@sandbox_group.command("run", with_appcontext=False)
+@click.option("--port", default=int(os.environ.get("SANDBOX_PORT", 5001)), show_default=True)
+@click.option("--portal-url", default=os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000"), show_default=True)
+def sandbox_run(port: int, portal_url: str) -> None:
+    """Serve the sandbox on 127.0.0.1 (a separate process: it shares no code with the portal)."""
+    os.execv(sys.executable, [sys.executable, "-m", "sandbox", "run", "--port", str(port), "--portal-url", portal_url,
+                              "--pki", str(portal_config.INSTANCE_DIR / "pki")])
+
+
+@main.command("smoke", with_appcontext=False)
+@click.option("--base-url", required=True, help="address of the running portal")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for the three files")
+@click.option("--resident", default="80010112357", show_default=True, help="PESEL of the sandbox resident")
+@click.option("--trust", type=click.Path(path_type=Path), default=portal_config.INSTANCE_DIR / "pki" / "ca.pem",
+              show_default=True, help="PEM of the CA that issued the office's seal")
+def smoke_command(base_url: str, out: Path, resident: str, trust: Path) -> None:
+    """File one submission through a running portal exactly as a resident would, and check the results."""
+    from portal import smoke
+
+    try:
+        report = smoke.run(base_url, out, resident, trust)
+    except smoke.SmokeFailed as failure:
+        click.echo(f"FAILED at step '{failure.step}': {failure}", err=True)
+        sys.exit(1)
+    for line in report:
+        click.echo(f"ok  {line}")
+
+
+# --- commands that need the application ------------------------------------------------------------
+
+@main.group(name="catalog")
+def catalog_group() -> None:
+    """The e-service catalog."""
+
+
+@catalog_group.command("load")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
+def catalog_load(directory: Path | None) -> None:
+    """Check every service folder in DIRECTORY and load new versions; broken ones are reported and skipped."""
+    from portal.forms import service
+
+    report = service.load_catalog(directory or Path(current_app.config["CATALOG_DIR"]))
+    for label in report.added:
+        click.echo(f"loaded     {label}")
+    for label in report.unchanged:
+        click.echo(f"unchanged  {label}")
+    for error in report.errors:
+        click.echo(f"REFUSED    {error}", err=True)
+    if report.errors:
+        sys.exit(1)
+
+
+@catalog_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def catalog_list(as_json: bool) -> None:
+    """The services offered now."""
+    from portal.forms import service
+
+    rows = [
+        {"id": d.id, "version": d.version, "title": d.title, "procedure": d.procedure, "signature": d.signature}
+        for _, d in service.offered()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for row in rows:
+            click.echo(f"{row['id']:<30} {row['version']:<10} {row['title']['pl']}")
+
+
+@main.group(name="outbox")
+def outbox_group() -> None:
+    """Delivery of submissions to the back office."""
+
+
+@outbox_group.command("run")
+@click.option("--once", is_flag=True, help="deliver what is due now, then stop")
+@click.option("--poll", default=1.0, show_default=True, help="seconds between looks when idle")
+def outbox_run(once: bool, poll: float) -> None:
+    """The dispatcher: a long-running worker (several may run on PostgreSQL)."""
+    from backoffice_adapter import outbox
+
+    if once:
+        click.echo(f"handled {outbox.run_once()} message(s)")
+        return
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo("outbox worker running")
+    outbox.run_forever(poll, stop)
+
+
+@outbox_group.command("status")
+@click.option("--json", "as_json", is_flag=True)
+def outbox_status(as_json: bool) -> None:
+    """Counts per state and the age of the oldest waiting delivery."""
+    from backoffice_adapter import outbox
+
+    result = outbox.status()
+    click.echo(json.dumps(result, indent=2) if as_json else result)
+
+
+@main.command("demo", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=int(os.environ.get("PORT", 5000)), show_default=True)
+@click.option("--sandbox-port", default=int(os.environ.get("SANDBOX_PORT", 5001)), show_default=True)
+def demo(host: str, port: int, sandbox_port: int) -> None:
+    """Run the sandbox, the outbox worker and the portal together (what `make run` ends with)."""
+    env = dict(os.environ)
+    base_url = env.setdefault("PORTAL_BASE_URL", f"http://{host}:{port}")
+    env.setdefault("PORTAL_SANDBOX_URL", f"http://{host}:{sandbox_port}")
+    bin_dir = Path(sys.executable).parent
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "sandbox", "run", "--host", host, "--port", str(sandbox_port),
+                          "--portal-url", base_url, "--pki", str(portal_config.INSTANCE_DIR / "pki")], env=env),
+        subprocess.Popen([str(bin_dir / "okienko"), "outbox", "run"], env=env),
+        subprocess.Popen([str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
+                          "--access-logfile", "-", "portal:create_app()"], env=env),
+    ]
+    time.sleep(1.5)
+    click.echo("")
+    click.echo(f"  Okienko portal:        {base_url}/")
+    click.echo(f"  Clerk desk:            {base_url}/urzad/")
+    click.echo(f"  Sandbox services:      {env['PORTAL_SANDBOX_URL']}/")
+    click.echo("  Demo residents and clerks: listed on the sandbox page; choose one when signing in.")
+    click.echo("  Stop with Ctrl+C.")
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+

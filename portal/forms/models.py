@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.auth.models import Resident
+from portal.db_types import UTCDateTime, utcnow
+from portal.extensions import db
+
+
+class EService(db.Model):  # type: ignore[name-defined]
+    """One version of an e-service definition, kept for as long as anything refers to it."""
+
+    __tablename__ = "eservice"
+    __table_args__ = (UniqueConstraint("slug", "version", name="uq_eservice_slug_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[str] = mapped_column(String(50))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    schema_xsd: Mapped[str] = mapped_column(Text)
+    # Only the newest loaded version of a service is offered for new drafts; older versions
+    # stay for the drafts and submissions made with them.
+    current: Mapped[bool] = mapped_column(default=True)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Draft(db.Model):  # type: ignore[name-defined]
+    """A form being filled in by a resident; it keeps its service version until it is submitted."""
+
+    __tablename__ = "draft"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    eservice_id: Mapped[int] = mapped_column(ForeignKey("eservice.id"))
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The exact bytes handed to the signing service: what comes back signed must contain them.
+    document: Mapped[bytes | None] = mapped_column(db.LargeBinary)
+    signing_ref: Mapped[str | None] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(20), default="editing")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    eservice: Mapped[EService] = relationship()
+    resident: Mapped[Resident] = relationship()

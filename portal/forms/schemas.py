@@ -1,0 +1,167 @@
+"""XML schemas of e-services: compiled offline with xmlschema, and read as a component model.
+
+The shared CRWDE schemas are vendored in `crwde/`; an import of their official URL is
+mapped onto the local copy, and nothing is ever fetched from the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import xmlschema
+from xmlschema.validators import XsdAttribute, XsdElement
+
+CRWDE_DIR = Path(__file__).parent / "crwde"
+
+NAMESPACES = {
+    "str": "http://crd.gov.pl/xml/schematy/struktura/2009/11/16/",
+    "meta": "http://crd.gov.pl/xml/schematy/meta/2009/11/16/",
+    "oso": "http://crd.gov.pl/xml/schematy/osoba/2009/11/16/",
+    "inst": "http://crd.gov.pl/xml/schematy/instytucja/2009/11/16/",
+    "adr": "http://crd.gov.pl/xml/schematy/adres/2009/11/09/",
+    "ds": "http://www.w3.org/2000/09/xmldsig#",
+}
+
+_VENDORED = {
+    f"{NAMESPACES['str']}struktura.xsd": "struktura.xsd",
+    f"{NAMESPACES['meta']}meta.xsd": "meta.xsd",
+    f"{NAMESPACES['oso']}osoba.xsd": "osoba.xsd",
+    f"{NAMESPACES['inst']}instytucja.xsd": "instytucja.xsd",
+    f"{NAMESPACES['adr']}adres.xsd": "adres.xsd",
+}
+
+CONTENT_ELEMENT = "TrescDokumentu"
+
+Schema = xmlschema.XMLSchema
+
+
+class SchemaError(ValueError):
+    pass
+
+
+def _map_uri(uri: str) -> str:
+    local = _VENDORED.get(uri)
+    if local is not None:
+        return (CRWDE_DIR / local).as_uri()
+    return uri
+
+
+def compile_schema(xsd_text: str) -> Schema:
+    """Compile a service XSD; its imports of CRWDE schemas resolve to the vendored copies."""
+    try:
+        return xmlschema.XMLSchema(
+            xsd_text,
+            base_url=str(CRWDE_DIR),
+            uri_mapper=_map_uri,
+            allow="local",
+            defuse="always",
+        )
+    except (xmlschema.XMLSchemaException, OSError) as exc:
+        raise SchemaError(f"the schema does not compile: {exc}") from exc
+
+
+@lru_cache(maxsize=256)
+def cached_schema(xsd_text: str) -> Schema:
+    """Compiling takes tens of milliseconds: one compiled schema per distinct text per process."""
+    return compile_schema(xsd_text)
+
+
+def qname(name: str, default_ns: str) -> str:
+    prefix, sep, local = name.partition(":")
+    if not sep:
+        return f"{{{default_ns}}}{name}"
+    if prefix not in NAMESPACES:
+        raise SchemaError(f"unknown prefix {prefix!r} in {name!r}")
+    return f"{{{NAMESPACES[prefix]}}}{local}"
+
+
+Path = tuple[str, ...]
+
+
+def normalise_path(path: str, default_ns: str) -> Path:
+    """A field's `xml` path as a tuple of qualified names (namespace URIs contain slashes)."""
+    return tuple(part if part.startswith("@") else qname(part, default_ns) for part in path.strip("/").split("/"))
+
+
+def readable(path: Path) -> str:
+    return "/".join(p.rpartition("}")[2] for p in path)
+
+
+def content_element(schema: Schema, namespace: str, root: str) -> XsdElement:
+    """The element holding the form's own fields (`TrescDokumentu` in CRWDE forms)."""
+    root_el = schema.elements.get(root)
+    if root_el is None or schema.target_namespace != namespace:
+        raise SchemaError(f"the schema has no root element {root!r} in namespace {namespace}")
+    for child in child_elements(root_el):
+        if child.name == f"{{{namespace}}}{CONTENT_ELEMENT}":
+            return child
+    raise SchemaError(f"{root!r} has no {CONTENT_ELEMENT!r} element")
+
+
+def child_elements(element: XsdElement) -> list[XsdElement]:
+    """Child elements in the order the schema declares them."""
+    xsd_type = element.type
+    if xsd_type.is_simple() or xsd_type.has_simple_content() or xsd_type.content is None:
+        return []
+    return [e for e in xsd_type.content.iter_elements() if isinstance(e, XsdElement)]
+
+
+def attributes(element: XsdElement) -> dict[str, XsdAttribute]:
+    attrs = getattr(element.type, "attributes", None)
+    if not attrs:
+        return {}
+    return {name: a for name, a in attrs.items() if name is not None}
+
+
+def resolve_path(content: XsdElement, path: str, namespace: str) -> XsdElement | XsdAttribute:
+    """Follow a field's `xml` path (relative to the content element) through the schema."""
+    current: XsdElement = content
+    parts = path.strip("/").split("/")
+    for i, part in enumerate(parts):
+        if part.startswith("@"):
+            if i != len(parts) - 1:
+                raise SchemaError(f"an attribute must end the path {path!r}")
+            attr = attributes(current).get(part[1:])
+            if attr is None:
+                raise SchemaError(f"{current.local_name!r} has no attribute {part[1:]!r}")
+            return attr
+        name = qname(part, namespace)
+        match = next((c for c in child_elements(current) if c.name == name), None)
+        if match is None:
+            raise SchemaError(f"{current.local_name!r} has no child element {part!r}")
+        current = match
+    if not (current.type.is_simple() or current.type.has_simple_content()):
+        raise SchemaError(f"{path!r} is a structure, not a value: map its parts instead")
+    return current
+
+
+def enumeration(component: XsdElement | XsdAttribute) -> list[str] | None:
+    values = getattr(component.type, "enumeration", None)
+    return [str(v) for v in values] if values else None
+
+
+def required_leaves(content: XsdElement) -> Iterator[Path]:
+    """Paths of every value the schema requires inside the content element."""
+
+    def walk(element: XsdElement, prefix: Path) -> Iterator[Path]:
+        for name, attr in attributes(element).items():
+            if attr.use == "required" and attr.fixed is None:
+                yield (*prefix, f"@{name}")
+        for child in child_elements(element):
+            if child.min_occurs < 1:
+                continue
+            path = (*prefix, child.name)
+            if child.type.is_simple() or (child.type.has_simple_content() and not attributes(child)):
+                yield path
+            else:
+                yield from walk(child, path)
+
+    yield from walk(content, ())
+
+
+def validate(schema: Schema, tree: Any) -> list[str]:
+    """Every reason the document breaks the schema, in words; empty when valid."""
+    return [f"{e.path}: {e.reason}" for e in schema.iter_errors(tree)]

@@ -1,0 +1,168 @@
+"""The e-service catalog and drafts: what residents may file, and what they have started."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+
+from portal.audit import service as audit
+from portal.auth import service as auth
+from portal.auth.models import Resident
+from portal.db_types import utcnow
+from portal.extensions import db
+from portal.forms import definitions, document, schemas
+from portal.forms.definitions import DefinitionError, ServiceDefinition, Step
+from portal.forms.models import Draft, EService
+
+log = logging.getLogger(__name__)
+WARSAW = ZoneInfo("Europe/Warsaw")
+
+_parsed: dict[int, ServiceDefinition] = {}
+_parsed_lock = threading.Lock()
+
+
+@dataclass
+class LoadReport:
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[DefinitionError] = field(default_factory=list)
+
+
+def load_catalog(directory: Path) -> LoadReport:
+    """Read every service folder and record new versions; a broken definition is reported and skipped."""
+    report = LoadReport()
+    loaded, report.errors = definitions.read_catalog(directory)
+    for item in loaded:
+        d = item.definition
+        label = f"{d.id} {d.version}"
+        existing = db.session.scalar(select(EService).where(EService.slug == d.id, EService.version == d.version))
+        if existing is not None:
+            if existing.definition == d.raw and existing.schema_xsd == item.xsd_text:
+                report.unchanged.append(label)
+                continue
+            report.errors.append(DefinitionError(
+                item.folder / definitions.DEFINITION_FILE, "version",
+                f"version {d.version} is already loaded with different content: raise the version number",
+            ))
+            continue
+        for older in db.session.scalars(select(EService).where(EService.slug == d.id, EService.current)):
+            older.current = False
+        db.session.add(EService(slug=d.id, version=d.version, definition=d.raw, schema_xsd=item.xsd_text,
+                                current=True))
+        audit.record("catalog.loaded", "eservice", d.id, actor=("system", None), version=d.version)
+        report.added.append(label)
+    db.session.commit()
+    return report
+
+
+def definition_of(eservice: EService) -> ServiceDefinition:
+    with _parsed_lock:
+        parsed = _parsed.get(eservice.id)
+        if parsed is None:
+            parsed = definitions.parse(Path(f"{eservice.slug}@{eservice.version}"), eservice.definition)
+            _parsed[eservice.id] = parsed
+    return parsed
+
+
+def schema_of(eservice: EService) -> schemas.Schema:
+    return schemas.cached_schema(eservice.schema_xsd)
+
+
+def offered() -> list[tuple[EService, ServiceDefinition]]:
+    rows = db.session.scalars(select(EService).where(EService.current).order_by(EService.slug))
+    return [(row, definition_of(row)) for row in rows]
+
+
+def find(slug: str) -> tuple[EService, ServiceDefinition] | None:
+    row = db.session.scalar(select(EService).where(EService.slug == slug, EService.current))
+    return (row, definition_of(row)) if row else None
+
+
+def _prefill(source: str, resident: Resident) -> str | None:
+    if source == "resident.given_name":
+        return resident.given_name
+    if source == "resident.family_name":
+        return resident.family_name
+    if source.startswith("resident.address."):
+        return (resident.address or {}).get(source.removeprefix("resident.address."))
+    return None
+
+
+def start_draft(resident: Resident, eservice: EService) -> Draft:
+    definition = definition_of(eservice)
+    values = {}
+    for f in definition.fields:
+        if f.prefill:
+            value = _prefill(f.prefill, resident)
+            if value:
+                values[f.id] = value
+    draft = Draft(resident_id=resident.id, eservice_id=eservice.id, values=values)
+    db.session.add(draft)
+    db.session.flush()
+    audit.record("draft.started", "draft", draft.id, service=eservice.slug, version=eservice.version)
+    db.session.commit()
+    return draft
+
+
+def draft_for(draft_id: str, resident: Resident) -> Draft | None:
+    """A resident's own draft, or nothing: someone else's draft is indistinguishable from a missing one."""
+    draft = db.session.get(Draft, draft_id)
+    if draft is None or draft.resident_id != resident.id:
+        return None
+    return draft
+
+
+def save_step(draft: Draft, step: Step, values: dict[str, Any]) -> None:
+    merged = dict(draft.values or {})
+    for f in step.fields:
+        merged[f.id] = values.get(f.id)
+    draft.values = merged
+    # Any change after a document was prepared invalidates it: what is signed must be what is shown.
+    draft.document = None
+    draft.signing_ref = None
+    draft.state = "editing"
+    db.session.commit()
+
+
+def missing_steps(draft: Draft) -> list[Step]:
+    """Steps with a required answer still missing, in order."""
+    definition = definition_of(draft.eservice)
+    values = draft.values or {}
+    return [s for s in definition.steps if any(f.required and not values.get(f.id) for f in s.fields)]
+
+
+def office_addressee() -> document.Addressee:
+    c = current_app.config
+    return document.Addressee(c["OFFICE_NAME"], c["OFFICE_STREET"], c["OFFICE_BUILDING"], c["OFFICE_POSTCODE"],
+                              c["OFFICE_TOWN"])
+
+
+def prepare_document(draft: Draft) -> bytes:
+    """Build (once) the exact XML the resident will sign, valid against the service's schema."""
+    if draft.document is not None:
+        return draft.document
+    resident = draft.resident
+    address = dict(resident.address or {})
+    if address.get("street_address") and not address.get("street"):
+        address["street"] = address["street_address"]
+    sender = document.Sender(resident.given_name, resident.family_name, auth.resident_pesel(resident), address)
+    xml = document.build(definition_of(draft.eservice), schema_of(draft.eservice), draft.values or {}, sender,
+                         office_addressee(), draft.id, utcnow().astimezone(WARSAW).date())
+    draft.document = xml
+    draft.state = "ready"
+    db.session.commit()
+    return xml
+
+
+def drafts_of(resident: Resident) -> list[Draft]:
+    return list(db.session.scalars(
+        select(Draft).where(Draft.resident_id == resident.id, Draft.state != "submitted")
+        .order_by(Draft.updated_at.desc())
+    ))

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.auth.models import Resident
+from portal.db_types import UTCDateTime
+from portal.extensions import db
+from portal.forms.models import EService
+
+
+class Submission(db.Model):  # type: ignore[name-defined]
+    """A signed document the office has received. Its bytes are kept exactly as they arrived."""
+
+    __tablename__ = "submission"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # One draft gives at most one submission: a double click or a second tab finds this row.
+    draft_id: Mapped[str] = mapped_column(String(36), unique=True)
+    receipt_id: Mapped[str] = mapped_column(String(40), unique=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    eservice_id: Mapped[int] = mapped_column(ForeignKey("eservice.id"))
+    document: Mapped[bytes] = mapped_column(db.LargeBinary)
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[dict[str, Any]] = mapped_column(JSON)
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    upo: Mapped[bytes | None] = mapped_column(db.LargeBinary)
+    upo_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    upo_pdf: Mapped[bytes | None] = mapped_column(db.LargeBinary)
+
+    eservice: Mapped[EService] = relationship()
+    resident: Mapped[Resident] = relationship()

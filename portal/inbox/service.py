@@ -1,0 +1,210 @@
+"""The electronic inbox: a submission is stored durably before anything is promised, then receipted.
+
+`accept` writes the signed bytes, the verdict, the first timeline event, the outbox rows and
+the audit entry in one transaction. Only after it commits is the UPO made (`ensure_receipt`),
+and making it again is harmless: a crash between the two leaves a stored submission whose
+receipt the next request or the dispatcher issues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import uuid
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from backoffice_adapter import outbox
+from backoffice_adapter.base import Envelope
+from portal.audit import service as audit
+from portal.auth.models import Resident
+from portal.db_types import utcnow
+from portal.extensions import db
+from portal.forms import service as forms
+from portal.forms.models import Draft
+from portal.inbox import pdf, upo
+from portal.inbox.models import Submission
+from portal.signing import keys
+from portal.signing.verify import Verdict
+from portal.status import service as status
+
+log = logging.getLogger(__name__)
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class InboxUnavailable(RuntimeError):
+    """The database could not take the submission; nothing was stored and the resident may retry."""
+
+
+def _base32(data: bytes, length: int) -> str:
+    number = int.from_bytes(data, "big")
+    chars = []
+    for _ in range(length):
+        number, rest = divmod(number, 32)
+        chars.append(_CROCKFORD[rest])
+    return "".join(reversed(chars))
+
+
+def new_receipt_id(year: int) -> str:
+    return f"OK-{year}-{_base32(secrets.token_bytes(5), 8)}"
+
+
+def access_code(receipt_id: str) -> str:
+    """The code printed on the receipt: derived from a secret key, so it is never stored and never changes."""
+    key = hashlib.sha256(b"okienko access code\x00" + current_app.config["SECRET_KEY"].encode()).digest()
+    code = _base32(hmac.new(key, receipt_id.encode(), hashlib.sha256).digest()[:7], 10)
+    return f"{code[:5]}-{code[5:]}"
+
+
+def by_draft(draft_id: str) -> Submission | None:
+    return db.session.scalar(select(Submission).where(Submission.draft_id == draft_id))
+
+
+def accept(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
+    """Store the signed submission, exactly once per draft; return it (receipted)."""
+    existing = by_draft(draft.id)
+    if existing is not None:
+        return ensure_receipt(existing)
+    definition = forms.definition_of(draft.eservice)
+    submission = Submission(
+        id=str(uuid.uuid4()),
+        draft_id=draft.id,
+        resident_id=draft.resident_id,
+        eservice_id=draft.eservice_id,
+        document=signed,
+        document_sha256=hashlib.sha256(signed).hexdigest(),
+        verdict=verdict.stored(),
+    )
+    try:
+        # The filing moment is the commit: taken here, with only in-memory work before the commit
+        # writes everything at once (nothing is flushed earlier).
+        submission.filed_at = utcnow()
+        submission.receipt_id = new_receipt_id(submission.filed_at.year)
+        db.session.add(submission)
+        status.add_event(submission.id, status.FILED, f"{submission.id}:filed", submission.filed_at,
+                         receipt_id=submission.receipt_id)
+        outbox.enqueue(submission.id, _adapters())
+        audit.record("submission.accepted", "submission", submission.id, service=definition.id,
+                     version=definition.version, sha256=submission.document_sha256)
+        draft.state = "submitted"
+        db.session.commit()
+    except IntegrityError:
+        # Another request (double click, second tab) stored this draft first: theirs is the submission.
+        db.session.rollback()
+        existing = by_draft(draft.id)
+        if existing is None:
+            raise
+        return ensure_receipt(existing)
+    except OperationalError as exc:
+        db.session.rollback()
+        log.error("database unavailable while accepting draft %s: %s", draft.id, exc)
+        raise InboxUnavailable(str(exc)) from exc
+    log.info("accepted submission %s (%s)", submission.id, definition.id)
+    return ensure_receipt(submission)
+
+
+def _adapters() -> list[str]:
+    return [a.strip() for a in str(current_app.config["DELIVERY_ADAPTERS"]).split(",") if a.strip()]
+
+
+def _seal() -> keys.Seal:
+    return keys.load_seal(current_app.config["SEAL_CERT"], current_app.config["SEAL_KEY"])
+
+
+def ensure_receipt(submission: Submission) -> Submission:
+    """Issue the UPO if it is not there yet. Safe to call again and from several processes at once."""
+    if submission.upo is not None:
+        return submission
+    definition = forms.definition_of(submission.eservice)
+    resident: Resident = submission.resident
+    issued_at = utcnow()
+    xml = upo.build(upo.ReceiptData(
+        receipt_id=submission.receipt_id,
+        office_name=current_app.config["OFFICE_NAME"],
+        office_id=current_app.config["OFFICE_ID"],
+        sender_name=resident.full_name,
+        sender_id=f"okienko:{resident.id}",
+        filed_at=submission.filed_at,
+        issued_at=issued_at,
+        document_id=submission.id,
+        document_sha256=bytes.fromhex(submission.document_sha256),
+        service=f"{definition.id} {definition.version}",
+        document_name=definition.document_name,
+    ), _seal())
+    # Only the first receipt made is kept: a concurrent second one is thrown away.
+    db.session.execute(
+        update(Submission).where(Submission.id == submission.id, Submission.upo.is_(None))
+        .values(upo=xml, upo_issued_at=issued_at)
+    )
+    db.session.commit()
+    db.session.refresh(submission)
+    return submission
+
+
+def receipt_pdf(submission: Submission) -> bytes:
+    """The PDF picture of the UPO, made on first request and kept."""
+    if submission.upo_pdf is not None:
+        return submission.upo_pdf
+    ensure_receipt(submission)
+    c = current_app.config
+    document = pdf.render(pdf.ReceiptSheet(
+        office_name=c["OFFICE_NAME"],
+        office_address=f"{c['OFFICE_STREET']} {c['OFFICE_BUILDING']}, {c['OFFICE_POSTCODE']} {c['OFFICE_TOWN']}",
+        receipt_id=submission.receipt_id,
+        access_code=access_code(submission.receipt_id),
+        resident_name=submission.resident.full_name,
+        service_title=forms.definition_of(submission.eservice).title["pl"],
+        filed_at=submission.filed_at,
+        issued_at=submission.upo_issued_at or submission.filed_at,
+        document_sha256=submission.document_sha256,
+        attachments=[],
+    ))
+    db.session.execute(
+        update(Submission).where(Submission.id == submission.id, Submission.upo_pdf.is_(None)).values(upo_pdf=document)
+    )
+    db.session.commit()
+    db.session.refresh(submission)
+    return submission.upo_pdf or document
+
+
+def submission_for(submission_id: str, resident: Resident) -> Submission | None:
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or submission.resident_id != resident.id:
+        return None
+    return submission
+
+
+def submissions_of(resident: Resident) -> list[Submission]:
+    return list(db.session.scalars(
+        select(Submission).where(Submission.resident_id == resident.id).order_by(Submission.filed_at.desc())
+    ))
+
+
+def envelope(submission_id: str) -> Envelope:
+    """The parcel for the back office: the signed bytes, the receipt and the metadata."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None:
+        raise LookupError(f"no submission {submission_id}")
+    ensure_receipt(submission)
+    definition = forms.definition_of(submission.eservice)
+    return Envelope(
+        submission_id=submission.id,
+        receipt_id=submission.receipt_id,
+        service_id=definition.id,
+        service_version=definition.version,
+        service_title=definition.title["pl"],
+        unit=definition.unit,
+        jrwa_class=definition.jrwa_class,
+        sender_name=submission.resident.full_name,
+        filed_at=submission.filed_at,
+        document=submission.document,
+        document_sha256=submission.document_sha256,
+        upo=submission.upo or b"",
+        signature=submission.verdict,
+    )
+

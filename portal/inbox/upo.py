@@ -1,0 +1,98 @@
+"""The UPO (urzędowe poświadczenie przedłożenia) in the UPP structure, sealed by the office.
+
+The resident's proof of filing: office, sender, the filing moment (`DataDoreczenia`, the
+commit time of the submission), when the receipt was made, and the SHA-256 digest of the
+exact bytes received, all under the office's enveloped XAdES seal. A printout proves
+nothing; this XML does.
+
+Decision: the sender is named and identified by the portal account, not the PESEL, so that
+a receipt shown to anyone for verification does not disclose it; the PESEL is in the
+signed document the digest covers.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+
+from lxml import etree
+
+from portal.signing import xades
+from portal.signing.keys import Seal
+
+UPO = "http://crd.gov.pl/xml/schematy/UPO/2008/05/09/"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+
+
+@dataclass(frozen=True)
+class ReceiptData:
+    receipt_id: str
+    office_name: str
+    office_id: str
+    sender_name: str
+    sender_id: str
+    filed_at: datetime
+    issued_at: datetime
+    document_id: str
+    document_sha256: bytes
+    service: str
+    document_name: str
+
+
+def _el(parent: etree._Element, local: str, text: str | None = None, ns: str = UPO, **attrs: str) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{ns}}}{local}", attrs)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def timestamp(moment: datetime) -> str:
+    """ISO 8601 in UTC with the offset written out, milliseconds kept: the legal moment is exact."""
+    return moment.isoformat(timespec="milliseconds")
+
+
+def build(data: ReceiptData, seal: Seal) -> bytes:
+    root = etree.Element(f"{{{UPO}}}Dokument", nsmap={None: UPO, "ds": DS})
+    upp = _el(root, "UPP")
+    _el(upp, "IdentyfikatorPoswiadczenia", data.receipt_id)
+    adresat = _el(upp, "Adresat")
+    _el(adresat, "Nazwa", data.office_name)
+    _el(adresat, "IdentyfikatorPodmiotu", data.office_id, TypIdentyfikatora="IdentyfikatorUrzedu")
+    nadawca = _el(upp, "Nadawca")
+    _el(nadawca, "Nazwa", data.sender_name)
+    _el(nadawca, "IdentyfikatorPodmiotu", data.sender_id, TypIdentyfikatora="IdentyfikatorKontaOkienko")
+    _el(upp, "DataDoreczenia", timestamp(data.filed_at))
+    _el(upp, "DataWytworzeniaPoswiadczenia", timestamp(data.issued_at))
+    _el(upp, "IdentyfikatorDokumentu", data.document_id)
+    _el(upp, "InformacjaUzupelniajaca", data.service, TypInformacjiUzupelniajacej="Usluga")
+    _el(upp, "InformacjaUzupelniajaca", data.document_name, TypInformacjiUzupelniajacej="NazwaDokumentu")
+    reference = _el(root, "Reference", ns=DS, URI=f"urn:okienko:dokument:{data.document_id}")
+    _el(reference, "DigestMethod", ns=DS, Algorithm=SHA256)
+    _el(reference, "DigestValue", base64.b64encode(data.document_sha256).decode(), ns=DS)
+    xades.seal_enveloped(root, seal, data.issued_at)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+@dataclass(frozen=True)
+class ReceiptFacts:
+    receipt_id: str | None
+    filed_at: str | None
+    document_id: str | None
+    document_sha256: bytes | None
+
+
+def read(root: etree._Element) -> ReceiptFacts:
+    """The facts a receipt states (only meaningful once its seal has been verified)."""
+    def text(path: str) -> str | None:
+        node = root.find(path, {"u": UPO, "ds": DS})
+        return node.text.strip() if node is not None and node.text else None
+
+    digest = text("ds:Reference/ds:DigestValue")
+    return ReceiptFacts(
+        receipt_id=text("u:UPP/u:IdentyfikatorPoswiadczenia"),
+        filed_at=text("u:UPP/u:DataDoreczenia"),
+        document_id=text("u:UPP/u:IdentyfikatorDokumentu"),
+        document_sha256=base64.b64decode(digest) if digest else None,
+    )

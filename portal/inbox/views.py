@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort
+
+from portal.auth.service import current_resident, resident_required
+from portal.inbox import service
+from portal.inbox.models import Submission
+
+bp = Blueprint("inbox", __name__)
+
+
+def _own(submission_id: str) -> Submission:
+    submission = service.submission_for(submission_id, current_resident())  # type: ignore[arg-type]
+    if submission is None:
+        abort(404)
+    return submission
+
+
+def _download(content: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(content, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/moje-sprawy/<submission_id>/upo.xml")
+@resident_required
+def upo_xml(submission_id: str) -> Any:
+    submission = service.ensure_receipt(_own(submission_id))
+    return _download(submission.upo or b"", "application/xml", f"UPO-{submission.receipt_id}.xml")
+
+
+@bp.get("/moje-sprawy/<submission_id>/upo.pdf")
+@resident_required
+def upo_pdf(submission_id: str) -> Any:
+    submission = _own(submission_id)
+    return _download(service.receipt_pdf(submission), "application/pdf", f"UPO-{submission.receipt_id}.pdf")
+
+
+@bp.get("/moje-sprawy/<submission_id>/dokument.xml")
+@resident_required
+def document(submission_id: str) -> Any:
+    submission = _own(submission_id)
+    return _download(submission.document, "application/xml", f"dokument-{submission.receipt_id}.xml")

@@ -1,0 +1,12 @@
+"""Every domain's models, imported together so that the metadata (and Alembic) sees all tables."""
+
+from backoffice_adapter.models import OutboxMessage
+from portal.audit.models import AuditEntry
+from portal.auth.models import Clerk, Resident
+from portal.desk.models import IncomingParcel, RpwCounter
+from portal.forms.models import Draft, EService
+from portal.inbox.models import Submission
+from portal.status.models import CaseEvent
+
+__all__ = ["AuditEntry", "CaseEvent", "Clerk", "Draft", "EService", "IncomingParcel", "OutboxMessage", "Resident",
+           "RpwCounter", "Submission"]

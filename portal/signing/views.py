@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+
+from portal.auth.service import current_resident, resident_required
+from portal.forms import service as forms
+from portal.forms.document import DocumentInvalid
+from portal.forms.models import Draft
+from portal.inbox import service as inbox
+from portal.signing import service
+from portal.signing.tpsigning import SigningServiceError
+
+log = logging.getLogger(__name__)
+bp = Blueprint("signing", __name__)
+
+
+def _own_draft(draft_id: str) -> Draft:
+    resident = current_resident()
+    draft = forms.draft_for(draft_id, resident) if resident else None
+    if draft is None:
+        abort(404)
+    return draft
+
+
+def _absolute(endpoint: str, **values: Any) -> str:
+    return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+@bp.get("/wnioski/<draft_id>/podpis")
+@resident_required
+def choose(draft_id: str) -> Any:
+    draft = _own_draft(draft_id)
+    submitted = inbox.by_draft(draft.id)
+    if submitted is not None:
+        return redirect(url_for("status.case", submission_id=submitted.id))
+    if forms.missing_steps(draft):
+        return redirect(url_for("forms.review", draft_id=draft.id))
+    return render_template("signing/choose.html", draft=draft, definition=forms.definition_of(draft.eservice))
+
+
+@bp.post("/wnioski/<draft_id>/podpis/profil-zaufany")
+@resident_required
+def trusted_profile(draft_id: str) -> Any:
+    draft = _own_draft(draft_id)
+    if draft.state == "submitted" or forms.missing_steps(draft):
+        return redirect(url_for("signing.choose", draft_id=draft.id))
+    try:
+        url = service.start_trusted_profile(
+            draft,
+            success_url=_absolute("signing.returned", draft_id=draft.id),
+            failure_url=_absolute("signing.cancelled", draft_id=draft.id),
+        )
+    except DocumentInvalid:
+        return render_template("signing/problem.html", draft=draft, problem="document"), 500
+    except SigningServiceError as exc:
+        log.warning("trusted-profile signing unavailable: %s", exc)
+        return render_template("signing/problem.html", draft=draft, problem="service_down"), 503
+    return redirect(url)
+
+
+@bp.get("/wnioski/<draft_id>/podpis/powrot")
+@resident_required
+def returned(draft_id: str) -> Any:
+    draft = _own_draft(draft_id)
+    submitted = inbox.by_draft(draft.id)
+    if submitted is not None:  # the resident reloaded the page, or came back twice
+        return redirect(url_for("status.case", submission_id=submitted.id, zlozono=1))
+    try:
+        signed = service.fetch_trusted_profile(draft)
+    except SigningServiceError as exc:
+        log.warning("could not fetch the signed document: %s", exc)
+        return render_template("signing/problem.html", draft=draft, problem="service_down"), 503
+    if signed is None:
+        return render_template("signing/problem.html", draft=draft, problem="not_signed"), 409
+    verdict = service.check(draft, signed)
+    if not verdict.valid:
+        return render_template("signing/problem.html", draft=draft, problem="invalid", verdict=verdict), 422
+    try:
+        submission = inbox.accept(draft, signed, verdict)
+    except inbox.InboxUnavailable:
+        return render_template("signing/problem.html", draft=draft, problem="inbox_down"), 503
+    return redirect(url_for("status.case", submission_id=submission.id, zlozono=1))
+
+
+@bp.get("/wnioski/<draft_id>/podpis/anulowano")
+@resident_required
+def cancelled(draft_id: str) -> Any:
+    draft = _own_draft(draft_id)
+    return redirect(url_for("forms.review", draft_id=draft.id, anulowano=1))

@@ -1,0 +1,50 @@
+"""`python -m sandbox run` starts the sandbox; `python -m sandbox pki DIR` makes its test PKI."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m sandbox")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="serve the sandbox identity providers and TpSigning5")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=5001)
+    run.add_argument("--pki", type=Path, default=Path("instance/pki"))
+    run.add_argument("--public-url", default=None, help="address browsers use (default http://HOST:PORT)")
+    run.add_argument("--portal-url", default="http://127.0.0.1:5000")
+    pki = sub.add_parser("pki", help="create the sandbox test PKI")
+    pki.add_argument("directory", type=Path)
+    pki.add_argument("--force", action="store_true")
+    args = parser.parse_args()
+
+    if args.command == "pki":
+        from sandbox import pki as sandbox_pki
+
+        made = sandbox_pki.generate(args.directory, force=args.force)
+        print(f"{'created' if made else 'kept existing'} sandbox PKI in {args.directory}")
+        return
+
+    from werkzeug.serving import run_simple
+
+    from sandbox.app import create_app
+
+    from sandbox import people
+
+    public_url = args.public_url or f"http://{args.host}:{args.port}"
+    app = create_app(args.pki.resolve(), public_url, args.portal_url)
+    print(f"Sandbox services on {public_url}/ (SANDBOX — test data only)", flush=True)
+    print("  Demo residents (login.gov.pl stand-in):", flush=True)
+    for person in people.RESIDENTS:
+        print(f"    {person.name:<28} PESEL {person.pesel}", flush=True)
+    print("  Demo clerks (office identity provider):", flush=True)
+    for clerk in people.CLERKS:
+        print(f"    {clerk.name:<28} {clerk.username:<14} {clerk.unit}: {', '.join(clerk.roles)}", flush=True)
+    # One process on purpose: the providers keep their codes and tokens in memory.
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

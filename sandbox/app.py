@@ -1,0 +1,59 @@
+"""The sandbox application: both identity providers and TpSigning5 in one process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, render_template
+
+from sandbox import oidc, people, pki as sandbox_pki, tpsigning
+
+
+def create_app(pki_dir: Path, public_url: str, portal_url: str) -> Flask:
+    """`public_url` is where browsers reach the sandbox; `portal_url` is the relying party it serves."""
+    # The sandbox runs on loopback over plain HTTP, as the official integration simulators allow.
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    sandbox_pki.generate(pki_dir)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secrets.token_hex(32),
+        SESSION_COOKIE_NAME="sandbox_session",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SANDBOX_PUBLIC_URL=public_url.rstrip("/"),
+        TP_ROLE_FORMAT="EPSignature",
+    )
+    portal = portal_url.rstrip("/")
+    residents = oidc.Provider(
+        name="wk",
+        title="login.gov.pl — Węzeł Krajowy (SANDBOX)",
+        prefix="/wk",
+        acr=oidc.LOA_SUBSTANTIAL,
+        accounts=[oidc.Account(p.pesel, p.name, f"PESEL {p.pesel}, {p.street} {p.building}, {p.town}",
+                               oidc.resident_claims(p)) for p in people.RESIDENTS],
+        clients={"okienko": oidc.Client("okienko", "okienko-sandbox-secret",
+                                        [f"{portal}/logowanie/powrot"], [f"{portal}/"])},
+    )
+    clerks = oidc.Provider(
+        name="office_idp",
+        title="Logowanie pracowników urzędu (SANDBOX)",
+        prefix="/office-idp",
+        accounts=[oidc.Account(c.username, c.name, f"{c.username} — {c.unit}, {', '.join(c.roles)}",
+                               oidc.clerk_claims(c)) for c in people.CLERKS],
+        clients={"okienko-desk": oidc.Client("okienko-desk", "okienko-desk-sandbox-secret",
+                                             [f"{portal}/urzad/logowanie/powrot"], [f"{portal}/urzad/"])},
+    )
+    oidc.build(app, residents, public_url, session_key="wk_user")
+    oidc.build(app, clerks, public_url, session_key="office_user")
+    tpsigning.build(app, pki_dir)
+
+    @app.get("/")
+    def index() -> str:
+        return render_template("index.html", residents=people.RESIDENTS, clerks=people.CLERKS)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

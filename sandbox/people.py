@@ -1,0 +1,69 @@
+"""Demo accounts of the sandbox: residents with PESEL numbers and addresses, and the office's clerks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Person:
+    pesel: str
+    given_name: str
+    family_name: str
+    birth_date: str
+    street: str
+    building: str
+    flat: str | None
+    postcode: str
+    town: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def address_claim(self) -> dict[str, str]:
+        """The OIDC `address` claim, with the parts a Polish address needs kept apart."""
+        claim = {
+            "street_address": f"{self.street} {self.building}" + (f"/{self.flat}" if self.flat else ""),
+            "street": self.street,
+            "building": self.building,
+            "locality": self.town,
+            "postal_code": self.postcode,
+            "country": "PL",
+        }
+        if self.flat:
+            claim["flat"] = self.flat
+        return claim
+
+
+@dataclass(frozen=True)
+class Clerk:
+    username: str
+    name: str
+    unit: str
+    roles: tuple[str, ...] = field(default=("clerk",))
+
+
+RESIDENTS = [
+    Person("80010112357", "Jan", "Kowalski", "1980-01-01", "ul. Słowiańska", "12", "4", "64-100", "Leszno"),
+    Person("92051702482", "Anna", "Nowak", "1992-05-17", "Rynek", "5", None, "64-100", "Leszno"),
+    Person("01230804662", "Zofia", "Łęcka-Żółtowska", "2001-03-08", "ul. Święciechowska", "7", None, "64-100",
+           "Leszno"),
+    Person("75113001574", "Piotr", "Wiśniewski", "1975-11-30", "ul. Narutowicza", "71", "2", "64-100", "Leszno"),
+]
+
+CLERKS = [
+    Clerk("k.zielinska", "Katarzyna Zielińska", "OR", ("registry_clerk", "clerk")),
+    Clerk("m.wojcik", "Marek Wójcik", "OR", ("clerk",)),
+    Clerk("e.kaczmarek", "Ewa Kaczmarek", "OR", ("head_of_unit", "clerk")),
+    Clerk("t.lewandowski", "Tomasz Lewandowski", "MZDiI", ("clerk",)),
+    Clerk("admin", "Administrator Portalu", "OR", ("admin",)),
+]
+
+
+def resident(pesel: str) -> Person | None:
+    return next((p for p in RESIDENTS if p.pesel == pesel), None)
+
+
+def clerk(username: str) -> Clerk | None:
+    return next((c for c in CLERKS if c.username == username), None)
