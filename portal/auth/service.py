@@ -120,11 +120,21 @@ def resident_pesel(resident: Resident) -> str:
     return pii.decrypt(resident.pesel_encrypted)
 
 
+def _return_address() -> str:
+    """Where to come back after signing in: this page, or for a form post the page that holds the form."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host:
+        return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+    return "/"
+
+
 def resident_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_resident() is None:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return redirect(url_for("auth.login", next=_return_address()))
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
@@ -134,7 +144,7 @@ def clerk_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_clerk() is None:
-            return redirect(url_for("auth.clerk_login", next=request.full_path.rstrip("?")))
+            return redirect(url_for("auth.clerk_login", next=_return_address()))
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]

@@ -6,12 +6,14 @@ mapped onto the local copy, and nothing is ever fetched from the network.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import xmlschema
+from xmlschema.validators.exceptions import XMLSchemaImportWarning
 from xmlschema.validators import XsdAttribute, XsdElement
 
 CRWDE_DIR = Path(__file__).parent / "crwde"
@@ -52,14 +54,18 @@ def _map_uri(uri: str) -> str:
 def compile_schema(xsd_text: str) -> Schema:
     """Compile a service XSD; its imports of CRWDE schemas resolve to the vendored copies."""
     try:
-        return xmlschema.XMLSchema(
-            xsd_text,
-            base_url=str(CRWDE_DIR),
-            uri_mapper=_map_uri,
-            allow="local",
-            defuse="always",
-        )
-    except (xmlschema.XMLSchemaException, OSError) as exc:
+        with warnings.catch_warnings():
+            # A failed import (e.g. of a remote schema, which is blocked) must stop the load,
+            # not leave a half-built schema behind a warning.
+            warnings.simplefilter("error", XMLSchemaImportWarning)
+            return xmlschema.XMLSchema(
+                xsd_text,
+                base_url=str(CRWDE_DIR),
+                uri_mapper=_map_uri,
+                allow="local",
+                defuse="always",
+            )
+    except (xmlschema.XMLSchemaException, XMLSchemaImportWarning, OSError) as exc:
         raise SchemaError(f"the schema does not compile: {exc}") from exc
 
 

@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import DateField, Field, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from portal.forms.definitions import Field as FieldDefinition
@@ -57,7 +58,7 @@ def _field(spec: FieldDefinition) -> Field:
     if spec.type == "textarea":
         return TextAreaField(**kwargs)
     if spec.type == "choice":
-        return RadioField(choices=[(c.value, text(c.label)) for c in spec.choices], **kwargs)
+        return RadioField(choices=[SelectChoice(c.value, text(c.label)) for c in spec.choices], **kwargs)
     if spec.type == "date":
         return DateField(format="%Y-%m-%d", **kwargs)
     return StringField(**kwargs)

@@ -1,0 +1,192 @@
+"""Test fixtures: a real database built by the migrations, the sandbox as a separate process,
+the portal served over real HTTP, and helpers that walk the sandbox pages like a browser."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up in {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """PostgreSQL (a fresh schema for this session) or SQLite, chosen by PORTAL_TEST_DATABASE_URL."""
+    configured = os.environ.get("PORTAL_TEST_DATABASE_URL", DEFAULT_PG)
+    if configured.startswith("sqlite"):
+        path = tmp_path_factory.mktemp("db") / "okienko-test.db"
+        yield f"sqlite:///{path}"
+        return
+    from portal.config import normalise_database_url
+
+    url = normalise_database_url(configured)
+    schema = f"okienko_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("pki")
+    subprocess.run([sys.executable, "-m", "sandbox", "pki", str(directory)], check=True, cwd=REPO,
+                   stdout=subprocess.DEVNULL)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def portal_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(pki: Path, portal_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The sandbox, started as its own process, exactly as `make run` starts it."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("logs") / "sandbox.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "run", "--port", str(port), "--pki", str(pki),
+         "--portal-url", f"http://127.0.0.1:{portal_port}"],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{url}/health")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_config(database_url: str, pki: Path, sandbox_url: str, portal_port: int) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": secrets.token_hex(32),
+        "PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "DATABASE_URL": database_url,
+        "BASE_URL": f"http://127.0.0.1:{portal_port}",
+        "RESIDENT_OIDC_ISSUER": f"{sandbox_url}/wk",
+        "CLERK_OIDC_ISSUER": f"{sandbox_url}/office-idp",
+        "TPSIGNING_URL": f"{sandbox_url}/tpsigning5",
+        "TRUST_ANCHORS": str(pki / "ca.pem"),
+        "SEAL_CERT": str(pki / "office-seal.pem"),
+        "SEAL_KEY": str(pki / "office-seal.key"),
+        "REVOCATION_MODE": "offline",
+        "CATALOG_DIR": str(REPO / "catalog"),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture(scope="session")
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    """The application, its database built by running the real migrations."""
+    from flask_migrate import upgrade
+
+    from portal import create_app
+
+    application = create_app(app_config)
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        from portal.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test starts with empty tables (except the migrations' own)."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application: Flask = request.getfixturevalue("app")
+    with application.app_context():
+        from portal.extensions import db
+
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[None]:
+    with app.test_request_context():
+        yield
+        from portal.extensions import db
+
+        db.session.remove()
+
+
+@pytest.fixture
+def catalog(app: Flask) -> None:
+    from portal.forms import service
+
+    with app.app_context():
+        report = service.load_catalog(Path(app.config["CATALOG_DIR"]))
+        assert not report.errors, report.errors
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def live_portal(app: Flask, portal_port: int) -> Iterator[str]:
+    """The portal over real HTTP on the port the sandbox was told about."""
+    server = make_server("127.0.0.1", portal_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{portal_port}"
+    wait_for(f"{url}/health")
+    yield url
+    server.shutdown()

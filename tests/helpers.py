@@ -1,0 +1,79 @@
+"""Walking the portal and the sandbox the way a browser does, for tests that use the Flask client."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import requests
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+JAN = "80010112357"
+ANNA = "92051702482"
+
+
+def local(url: str) -> str:
+    """The path and query of a portal URL, for the test client."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    page = client.get(path)
+    assert page.status_code == 200, (path, page.status_code)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login_resident(client: FlaskClient, pesel: str = JAN, browser: requests.Session | None = None,
+                   next_path: str | None = None) -> requests.Session:
+    """Sign in through the sandbox provider; returns the 'browser' holding the sandbox's cookies."""
+    browser = browser or requests.Session()
+    start = client.get("/logowanie" + (f"?next={next_path}" if next_path else ""))
+    assert start.status_code == 302, start.get_data(as_text=True)
+    authorize = start.headers["Location"]
+    assert browser.get(authorize, timeout=10).status_code == 200
+    answer = browser.post(authorize, data={"account": pesel}, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text
+    landed = client.get(local(answer.headers["Location"]))
+    assert landed.status_code == 302, landed.get_data(as_text=True)
+    return browser
+
+
+def login_clerk(client: FlaskClient, username: str = "k.zielinska") -> None:
+    start = client.get("/urzad/logowanie")
+    assert start.status_code == 302
+    browser = requests.Session()
+    answer = browser.post(start.headers["Location"], data={"account": username}, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text
+    assert client.get(local(answer.headers["Location"])).status_code == 302
+
+
+def start_letter(client: FlaskClient, answers: dict[str, str] | None = None) -> str:
+    """Start the general letter and answer its step; returns the draft id."""
+    token = csrf_token(client, "/uslugi/pismo-ogolne")
+    started = client.post("/uslugi/pismo-ogolne/rozpocznij", data={"csrf_token": token})
+    assert started.status_code == 302
+    step = started.headers["Location"]
+    draft_id = step.split("/wnioski/")[1].split("/")[0]
+    values = {"rodzaj": "wniosek", "tytul": "Naprawa chodnika", "tresc": "Proszę o naprawę chodnika.",
+              "miejscowosc": "Leszno"}
+    values.update(answers or {})
+    saved = client.post(local(step), data={"csrf_token": csrf_token(client, local(step)), **values})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    return draft_id
+
+
+def sign_with_trusted_profile(client: FlaskClient, browser: requests.Session, draft_id: str,
+                              action: str = "sign") -> TestResponse:
+    """Hand the draft to the sandbox TpSigning5, confirm (or cancel) there, and follow the way back."""
+    token = csrf_token(client, f"/wnioski/{draft_id}/podpis")
+    handed = client.post(f"/wnioski/{draft_id}/podpis/profil-zaufany", data={"csrf_token": token})
+    assert handed.status_code == 302, handed.get_data(as_text=True)
+    confirmation = handed.headers["Location"]
+    assert browser.get(confirmation, timeout=10).status_code == 200
+    answer = browser.post(confirmation, data={"action": action}, allow_redirects=False, timeout=30)
+    assert answer.status_code == 302, answer.text
+    return client.get(local(answer.headers["Location"]))
