@@ -28,8 +28,7 @@ run: install
 	$(BIN)/okienko sandbox pki
 	$(BIN)/okienko db upgrade
 	$(BIN)/okienko catalog load catalog
-	PORTAL_BASE_URL=http://127.0.0.1:$(PORT) PORTAL_SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) \
-	  $(BIN)/okienko demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
+	$(BIN)/okienko demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
 test: install node_modules/.installed
 	PORTAL_TEST_DATABASE_URL=$(PORTAL_TEST_DATABASE_URL) $(BIN)/pytest

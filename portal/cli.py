@@ -68,12 +68,25 @@ def sandbox_pki(directory: Path) -> None:
 
 
 @sandbox_group.command("run", with_appcontext=False)
-@click.option("--port", default=int(os.environ.get("SANDBOX_PORT", 5001)), show_default=True)
-@click.option("--portal-url", default=os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000"), show_default=True)
-def sandbox_run(port: int, portal_url: str) -> None:
+@click.option("--port", default=5001, show_default=True)
+@click.option("--portal-url", default=None, help="the portal's address (default: PORTAL_BASE_URL)")
+def sandbox_run(port: int, portal_url: str | None) -> None:
     """Serve the sandbox on 127.0.0.1 (a separate process: it shares no code with the portal)."""
-    os.execv(sys.executable, [sys.executable, "-m", "sandbox", "run", "--port", str(port), "--portal-url", portal_url,
-                              "--pki", str(portal_config.INSTANCE_DIR / "pki")])
+    portal_url = portal_url or portal_config.from_environment()["BASE_URL"]
+    command = [sys.executable, "-m", "sandbox", "run", "--port", str(port), "--portal-url", portal_url,
+               "--pki", str(portal_config.INSTANCE_DIR / "pki")]
+    os.execv(sys.executable, command)  # noqa: S606 - this process becomes the sandbox
+
+
+@main.group(name="config")
+def config_group() -> None:
+    """The portal's settings."""
+
+
+@config_group.command("docs", with_appcontext=False)
+def config_docs() -> None:
+    """Print the table of every PORTAL_* setting (the one in README.md)."""
+    click.echo(portal_config.markdown_table())
 
 
 @main.command("smoke", with_appcontext=False)
@@ -172,13 +185,13 @@ def outbox_status(as_json: bool) -> None:
 
 @main.command("demo", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=int(os.environ.get("PORT", 5000)), show_default=True)
-@click.option("--sandbox-port", default=int(os.environ.get("SANDBOX_PORT", 5001)), show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--sandbox-port", default=5001, show_default=True)
 def demo(host: str, port: int, sandbox_port: int) -> None:
     """Run the sandbox, the outbox worker and the portal together (what `make run` ends with)."""
-    env = dict(os.environ)
-    base_url = env.setdefault("PORTAL_BASE_URL", f"http://{host}:{port}")
-    env.setdefault("PORTAL_SANDBOX_URL", f"http://{host}:{sandbox_port}")
+    # The three processes share one configuration: the portal's addresses follow the chosen ports.
+    env = {**os.environ, "PORTAL_BASE_URL": f"http://{host}:{port}", "PORTAL_SANDBOX_URL": f"http://{host}:{sandbox_port}"}
+    base_url = env["PORTAL_BASE_URL"]
     bin_dir = Path(sys.executable).parent
     processes = [
         subprocess.Popen([sys.executable, "-m", "sandbox", "run", "--host", host, "--port", str(sandbox_port),

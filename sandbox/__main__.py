@@ -29,9 +29,8 @@ def main() -> None:
 
     from werkzeug.serving import run_simple
 
-    from sandbox.app import create_app
-
     from sandbox import people
+    from sandbox.app import create_app
 
     public_url = args.public_url or f"http://{args.host}:{args.port}"
     app = create_app(args.pki.resolve(), public_url, args.portal_url)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from flask import Flask, render_template
 
-from sandbox import oidc, people, pki as sandbox_pki, tpsigning
+from sandbox import oidc, people, tpsigning
+from sandbox import pki as sandbox_pki
 
 
 def create_app(pki_dir: Path, public_url: str, portal_url: str) -> Flask:

@@ -22,7 +22,7 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
-from flask import Blueprint, Flask, abort, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, jsonify, redirect, render_template, request, session
 from joserfc.jwk import KeySet, RSAKey
 
 LOA_SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import xmlschema
-from xmlschema.validators.exceptions import XMLSchemaImportWarning
 from xmlschema.validators import XsdAttribute, XsdElement
+from xmlschema.validators.exceptions import XMLSchemaImportWarning
 
 CRWDE_DIR = Path(__file__).parent / "crwde"
 

@@ -248,7 +248,8 @@ def _check_shape(root: etree._Element, signature: etree._Element, properties: et
         uri = reference.get("URI")
         transforms = [t for t in reference.findall(f"{{{DS}}}Transforms/{{{DS}}}Transform")]
         if reference.get("Type") in SIGNED_PROPERTIES_TYPES:
-            if uri != f"#{properties.get('Id')}" or any(t.get("Algorithm") not in CANONICALISATIONS for t in transforms):
+            foreign = any(t.get("Algorithm") not in CANONICALISATIONS for t in transforms)
+            if uri != f"#{properties.get('Id')}" or foreign:
                 raise VerificationFailed("unexpected_reference")
             property_refs.append(reference)
             continue

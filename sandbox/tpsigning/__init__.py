@@ -129,7 +129,8 @@ def build(app: Flask, pki: Path) -> Blueprint:
             return _fault("unknown document id")
         response = etree.Element(f"{{{TNS}}}getSignedDocumentResponse")
         if task.signed is not None:
-            etree.SubElement(response, f"{{{TNS}}}getSignedDocumentReturn").text = base64.b64encode(task.signed).decode()
+            returned = etree.SubElement(response, f"{{{TNS}}}getSignedDocumentReturn")
+            returned.text = base64.b64encode(task.signed).decode()
         return _envelope(response)
 
     @bp.route("/podpis/<task_id>", methods=["GET", "POST"])

@@ -21,7 +21,8 @@ def build(letter: definitions.LoadedService, values: dict[str, str]) -> bytes:
     return document.build(
         letter.definition, schemas.compile_schema(letter.xsd_text), values,
         document.Sender("Zofia", "Łęcka-Żółtowska", "01230804662",
-                        {"locality": "Leszno", "postal_code": "64-100", "street": "ul. Święciechowska", "building": "7"}),
+                        {"locality": "Leszno", "postal_code": "64-100", "street": "ul. Święciechowska",
+                         "building": "7"}),
         document.Addressee("Urząd Miasta Leszna", "ul. Kazimierza Karasia", "15", "64-100", "Leszno"),
         "draft-1", date(2026, 11, 25),
     )
@@ -35,7 +36,8 @@ def test_general_letter_is_a_valid_crwde_document(letter: definitions.LoadedServ
     assert root.tag == f"{{{WNIO}}}Dokument"
     assert root.findtext("wnio:TrescDokumentu/wnio:Tytul", namespaces=ns) == "Hałas nocą"
     assert root.find("wnio:TrescDokumentu/wnio:RodzajWnioskuRozszerzony", ns).get("rodzaj") == "skarga"
-    assert root.findtext("wnio:TrescDokumentu/wnio:Informacje/wnio:Informacja", namespaces=ns) == "Treść\nw dwóch liniach"
+    text = root.findtext("wnio:TrescDokumentu/wnio:Informacje/wnio:Informacja", namespaces=ns)
+    assert text == "Treść\nw dwóch liniach"
     assert root.findtext(".//oso:Osoba/oso:IdOsoby/oso:PESEL", namespaces=ns) == "01230804662"
     assert root.findtext(".//str:Adresaci//inst:NazwaInstytucji", namespaces=ns) == "Urząd Miasta Leszna"
     # fields are written in the order the schema's sequence demands, not the form's order

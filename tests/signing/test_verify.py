@@ -78,7 +78,8 @@ def test_signature_made_by_xmlsec1_verifies_in_the_portal(pki: Path, tmp_path: P
 <ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>
 </ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data><ds:X509Certificate/></ds:X509Data></ds:KeyInfo>
 <ds:Object><xades:QualifyingProperties xmlns:xades="http://uri.etsi.org/01903/v1.3.2#" Target="#S1">
-<xades:SignedProperties Id="SP1"><xades:SignedSignatureProperties><xades:SigningTime>2026-11-25T10:00:00Z</xades:SigningTime>
+<xades:SignedProperties Id="SP1"><xades:SignedSignatureProperties>
+<xades:SigningTime>2026-11-25T10:00:00Z</xades:SigningTime>
 <xades:SigningCertificate><xades:Cert><xades:CertDigest><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>
 <ds:DigestValue>{cert_digest(pki / "residents" / "80010112357.pem")}</ds:DigestValue></xades:CertDigest></xades:Cert>
 </xades:SigningCertificate></xades:SignedSignatureProperties></xades:SignedProperties></xades:QualifyingProperties>
@@ -169,7 +170,8 @@ def test_sha1_is_refused(pki: Path, unsigned: bytes) -> None:
 
 @pytest.mark.parametrize("payload", [
     b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><d>&x;</d>',
-    b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><d>&b;</d>',
+    b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">'
+    b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><d>&b;</d>',
     b'<?xml version="1.0"?><!DOCTYPE d SYSTEM "http://example.invalid/d.dtd"><d/>',
 ])
 def test_dtds_and_entities_are_refused_before_parsing(pki: Path, payload: bytes) -> None:
