@@ -17,7 +17,7 @@ $(BIN)/okienko: pyproject.toml
 install: $(BIN)/okienko translations
 
 translations: $(BIN)/okienko
-	$(BIN)/pybabel compile --use-fuzzy -q -d portal/translations
+	$(BIN)/pybabel compile --use-fuzzy -d portal/translations
 
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from portal import config as portal_config
-from portal.extensions import babel, csrf, db, migrate, oauth
+from portal.extensions import babel, csrf, db, migrate
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 LANGUAGES = ("pl", "en")
@@ -96,8 +96,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_identity_providers(app: Flask) -> None:
+    """One OAuth registry per application, so two apps (tests, several offices) never share clients."""
+    from authlib.integrations.flask_client import OAuth
+
     c = app.config
-    oauth.init_app(app)
+    oauth = OAuth(app)
+    app.extensions["okienko.oauth"] = oauth
     for name, prefix in (("resident", "RESIDENT"), ("clerk", "CLERK")):
         oauth.register(
             name,
@@ -105,7 +109,6 @@ def _register_identity_providers(app: Flask) -> None:
             client_secret=c[f"{prefix}_OIDC_CLIENT_SECRET"],
             server_metadata_url=c[f"{prefix}_OIDC_ISSUER"].rstrip("/") + "/.well-known/openid-configuration",
             client_kwargs={"scope": "openid profile", "code_challenge_method": "S256", "timeout": 10},
-            overwrite=True,
         )
 
 

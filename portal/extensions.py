@@ -1,6 +1,5 @@
 """Flask extensions, created unbound and initialised in `create_app`."""
 
-from authlib.integrations.flask_client import OAuth
 from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,4 +25,3 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
-oauth = OAuth()

@@ -11,7 +11,7 @@ from joserfc.errors import JoseError
 
 from portal.audit import service as audit
 from portal.auth import service
-from portal.extensions import db, oauth
+from portal.extensions import db
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -37,6 +37,10 @@ def _error(code: str, who: str, detail: str = "", status: int = 400) -> Any:
     return render_template("auth/error.html", message=ERRORS[code](), code=code), status
 
 
+def _provider(name: str) -> Any:
+    return current_app.extensions["okienko.oauth"].create_client(name)
+
+
 def _callback_url(endpoint: str) -> str:
     return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint)
 
@@ -45,7 +49,7 @@ def _callback_url(endpoint: str) -> str:
 def login() -> Any:
     session["after_login"] = service.safe_next(request.args.get("next"), "/moje-sprawy")
     try:
-        return oauth.resident.authorize_redirect(_callback_url("auth.callback"))
+        return _provider("resident").authorize_redirect(_callback_url("auth.callback"))
     except (requests.RequestException, ValueError, AuthlibBaseError) as exc:
         return _error("provider_down", "resident", str(exc), 503)
 
@@ -55,7 +59,7 @@ def callback() -> Any:
     if request.args.get("error"):
         return _error("cancelled", "resident", request.args.get("error", ""))
     try:
-        token = oauth.resident.authorize_access_token()
+        token = _provider("resident").authorize_access_token()
     except requests.RequestException as exc:
         return _error("provider_down", "resident", str(exc), 503)
     except (AuthlibBaseError, JoseError, KeyError, ValueError) as exc:
@@ -82,7 +86,7 @@ def logout() -> Any:
         audit.record("resident.logout", "resident", str(resident_id), actor=("resident", str(resident_id)))
         db.session.commit()
     try:
-        metadata = oauth.resident.load_server_metadata()
+        metadata = _provider("resident").load_server_metadata()
     except (requests.RequestException, ValueError):
         return redirect("/")
     end_session = metadata.get("end_session_endpoint")
@@ -100,7 +104,7 @@ def logout() -> Any:
 def clerk_login() -> Any:
     session["after_clerk_login"] = service.safe_next(request.args.get("next"), "/urzad/")
     try:
-        return oauth.clerk.authorize_redirect(_callback_url("auth.clerk_callback"))
+        return _provider("clerk").authorize_redirect(_callback_url("auth.clerk_callback"))
     except (requests.RequestException, ValueError, AuthlibBaseError) as exc:
         return _error("provider_down", "clerk", str(exc), 503)
 
@@ -110,7 +114,7 @@ def clerk_callback() -> Any:
     if request.args.get("error"):
         return _error("cancelled", "clerk", request.args.get("error", ""))
     try:
-        token = oauth.clerk.authorize_access_token()
+        token = _provider("clerk").authorize_access_token()
     except requests.RequestException as exc:
         return _error("provider_down", "clerk", str(exc), 503)
     except (AuthlibBaseError, JoseError, KeyError, ValueError) as exc:

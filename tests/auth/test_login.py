@@ -1,0 +1,109 @@
+"""Resident and clerk login against the sandbox provider over real HTTP, and every refusal."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from portal import create_app
+from portal.audit.models import AuditEntry
+from portal.auth import pii
+from portal.auth.models import Clerk, Resident
+from portal.extensions import db
+from tests.conftest import free_port
+from tests.helpers import JAN, local, login_clerk, login_resident
+
+
+def authorize(client: FlaskClient, account: str = JAN) -> str:
+    """Go through the provider and return the callback address it sends the browser back to."""
+    start = client.get("/logowanie")
+    answer = requests.post(start.headers["Location"], data={"account": account}, allow_redirects=False, timeout=10)
+    return answer.headers["Location"]
+
+
+def refusals(app: Flask) -> list[dict[str, Any]]:
+    with app.app_context():
+        return [e.details for e in db.session.scalars(select(AuditEntry).where(AuditEntry.action == "login.refused"))]
+
+
+def test_resident_signs_in_with_pkce_and_the_eidas_claims(app: Flask, client: FlaskClient) -> None:
+    start = client.get("/logowanie?next=/moje-sprawy")
+    query = parse_qs(urlsplit(start.headers["Location"]).query)
+    assert query["code_challenge_method"] == ["S256"] and query["nonce"] and query["state"]
+    login_resident(client)
+    with app.app_context():
+        resident = db.session.scalar(select(Resident))
+        assert resident is not None and resident.full_name == "Jan Kowalski"
+        assert resident.last_acr == "http://eidas.europa.eu/LoA/substantial"
+        assert pii.decrypt(resident.pesel_encrypted) == JAN
+        assert resident.pesel_index == pii.blind_index(JAN) and JAN not in resident.pesel_encrypted
+        assert resident.address["locality"] == "Leszno"
+    assert "Jan Kowalski" in client.get("/moje-sprawy").get_data(as_text=True)
+
+
+def test_signing_in_twice_keeps_one_resident(app: Flask, client: FlaskClient) -> None:
+    login_resident(client)
+    login_resident(app.test_client())
+    with app.app_context():
+        assert len(db.session.scalars(select(Resident)).all()) == 1
+
+
+def test_cancelled_login_gets_a_clear_page_and_an_audit_entry(app: Flask, client: FlaskClient) -> None:
+    start = client.get("/logowanie")
+    answer = requests.post(start.headers["Location"], data={"action": "cancel"}, allow_redirects=False, timeout=10)
+    page = client.get(local(answer.headers["Location"]))
+    assert page.status_code == 400
+    assert "Logowanie zostało przerwane" in page.get_data(as_text=True)
+    assert refusals(app)[0]["reason"] == "cancelled"
+
+
+def test_tampered_state_is_refused(app: Flask, client: FlaskClient) -> None:
+    callback = authorize(client).replace("state=", "state=x")
+    page = client.get(local(callback))
+    assert page.status_code == 400 and "Nie udało się potwierdzić" in page.get_data(as_text=True)
+    assert refusals(app)[0]["reason"] == "invalid_response"
+
+
+def test_replayed_code_is_refused(app: Flask, client: FlaskClient) -> None:
+    callback = local(authorize(client))
+    assert client.get(callback).status_code == 302
+    replay = app.test_client().get(callback)
+    assert replay.status_code == 400
+    assert [r["reason"] for r in refusals(app)] == ["invalid_response"]
+
+
+def test_provider_that_is_down_gets_a_clear_page(app_config: dict[str, Any]) -> None:
+    down = create_app({**app_config, "RESIDENT_OIDC_ISSUER": f"http://127.0.0.1:{free_port()}/wk"})
+    try:
+        page = down.test_client().get("/logowanie")
+        assert page.status_code == 503
+        assert "Usługa logowania jest teraz niedostępna" in page.get_data(as_text=True)
+    finally:
+        with down.app_context():
+            db.engine.dispose()
+
+
+def test_return_address_is_never_another_site(client: FlaskClient) -> None:
+    from portal.auth.service import safe_next
+
+    for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "http:/evil", None, ""):
+        assert safe_next(evil, "/moje-sprawy") == "/moje-sprawy"
+    assert safe_next("/uslugi/pismo-ogolne") == "/uslugi/pismo-ogolne"
+
+
+def test_clerk_signs_in_with_unit_and_roles(app: Flask, client: FlaskClient) -> None:
+    login_clerk(client, "t.lewandowski")
+    with app.app_context():
+        clerk = db.session.scalar(select(Clerk))
+        assert clerk is not None and clerk.unit == "MZDiI" and clerk.roles == ["clerk"]
+
+
+def test_pages_for_residents_ask_for_login_first(client: FlaskClient) -> None:
+    answer = client.get("/moje-sprawy")
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/logowanie?next=")
+    assert client.get("/urzad/").headers["Location"].startswith("/urzad/logowanie")
