@@ -10,6 +10,7 @@ resident. The verdict uses the indications of ETSI EN 319 102-1.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import base64
 import copy
 import hashlib
@@ -322,6 +323,17 @@ def _check_signing_certificate(properties: etree._Element, cert: x509.Certificat
     return signing_time
 
 
+def _run_coroutine(coroutine: Any) -> Any:
+    """pyhanko-certvalidator is asynchronous; the portal is not. Run it on a loop of its own, in a
+    helper thread when the calling thread already runs one (an async server, a test harness)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _check_trust(certs: list[x509.Certificate], policy: Policy) -> list[str]:
     end_entity = asn1_x509.Certificate.load(certs[0].public_bytes(serialization.Encoding.DER))
     intermediates = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in certs[1:]]
@@ -337,7 +349,7 @@ def _check_trust(certs: list[x509.Certificate], policy: Policy) -> list[str]:
     validator = CertificateValidator(end_entity, intermediate_certs=intermediates, validation_context=context)
     try:
         # Qualified certificates often carry only nonRepudiation: no key usage is demanded here.
-        path = asyncio.run(validator.async_validate_usage(key_usage=set()))
+        path = _run_coroutine(validator.async_validate_usage(key_usage=set()))
     except RevokedError as exc:
         raise VerificationFailed("revoked") from exc
     except PathBuildingError as exc:
