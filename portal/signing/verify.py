@@ -10,8 +10,8 @@ resident. The verdict uses the indications of ETSI EN 319 102-1.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import base64
+import concurrent.futures
 import copy
 import hashlib
 import re
