@@ -27,6 +27,9 @@ class Resident(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_acr: Mapped[str | None] = mapped_column(String(200))
+    # Where notices go; only used once the resident has confirmed it through the link we sent.
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def full_name(self) -> str:

@@ -31,6 +31,16 @@ class Sender:
 
 
 @dataclass(frozen=True)
+class AttachedFile:
+    """An attachment as the document names it: the signature covers its SHA-256, not its bytes."""
+
+    label: str
+    filename: str
+    media_type: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Addressee:
     name: str
     street: str
@@ -75,10 +85,13 @@ def _address(parent: etree._Element, address: dict[str, Any]) -> None:
             _sub(adr, _q("adr", local), str(value))
 
 
-def _place(parent: etree._Element, parent_xsd: Any, tag: str) -> etree._Element:
-    """The child `tag` of `parent`, created where the schema's sequence puts it."""
+def _place(parent: etree._Element, parent_xsd: Any, tag: str, *, new: bool = False) -> etree._Element:
+    """The child `tag` of `parent`, created where the schema's sequence puts it.
+
+    With `new`, another occurrence is added after the existing ones (a repeating group's next item).
+    """
     existing = parent.find(tag)
-    if existing is not None:
+    if existing is not None and not new:
         return existing
     order = [c.name for c in schemas.child_elements(parent_xsd)]
     index = order.index(tag)
@@ -99,8 +112,12 @@ def build(
     addressee: Addressee,
     document_id: str,
     created: date,
+    attachments: list[AttachedFile] | None = None,
 ) -> bytes:
-    """The document's bytes (UTF-8, with declaration), already checked against the schema."""
+    """The document's bytes (UTF-8, with declaration), already checked against the schema.
+
+    `values` holds the visible answers only; a group's value is a list of item answers.
+    """
     ns = definition.namespace
     nsmap = {"wnio": ns, **{p: NS[p] for p in ("str", "meta", "oso", "inst", "adr")}}
     root = etree.Element(f"{{{ns}}}{definition.root}", nsmap=nsmap)
@@ -141,10 +158,14 @@ def build(
     content = _sub(root, f"{{{ns}}}{schemas.CONTENT_ELEMENT}", format="text/xml", kodowanie="XML")
     for field in definition.fields:
         value = values.get(field.id)
+        if field.is_group:
+            _fill_group(content, content_xsd, field, value or [], ns)
+            continue
         if value in (None, ""):
             continue  # the XSD forbids empty elements, so an unanswered optional field is omitted
-        path = schemas.normalise_path(field.xml, ns)
-        _fill_path(content, content_xsd, path, str(value))
+        _fill_path(content, content_xsd, schemas.normalise_path(field.xml, ns), _lexical(value))
+    if attachments:
+        _attach(content, content_xsd, schemas.normalise_path(definition.attachments_xml, ns), attachments)
 
     etree.indent(root, space="  ")
     document = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
@@ -155,13 +176,48 @@ def build(
     return document
 
 
-def _fill_path(content: etree._Element, content_xsd: Any, path: schemas.Path, value: str) -> None:
-    element, xsd = content, content_xsd
+def _lexical(value: Any) -> str:
+    """A Python answer in the XSD's lexical form."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _walk(element: etree._Element, xsd: Any, path: schemas.Path) -> tuple[etree._Element, Any]:
     for part in path:
-        if part.startswith("@"):
-            element.set(part[1:], value)
-            return
         child_xsd = next(c for c in schemas.child_elements(xsd) if c.name == part)
         element = _place(element, xsd, part)
         xsd = child_xsd
+    return element, xsd
+
+
+def _fill_path(content: etree._Element, content_xsd: Any, path: schemas.Path, value: str) -> None:
+    if path[-1].startswith("@"):
+        element, _ = _walk(content, content_xsd, path[:-1])
+        element.set(path[-1][1:], value)
+        return
+    element, _ = _walk(content, content_xsd, path)
     element.text = value
+
+
+def _fill_group(content: etree._Element, content_xsd: Any, group: Any, items: list[dict[str, Any]], ns: str) -> None:
+    """One repeating element per item, each filled from the group's own fields."""
+    path = schemas.normalise_path(group.xml, ns)
+    parent, parent_xsd = _walk(content, content_xsd, path[:-1])
+    item_xsd = next(c for c in schemas.child_elements(parent_xsd) if c.name == path[-1])
+    for item in items:
+        row = _place(parent, parent_xsd, path[-1], new=True)
+        for sub in group.fields:
+            value = item.get(sub.id)
+            if value not in (None, ""):
+                _fill_path(row, item_xsd, schemas.normalise_path(sub.xml, ns), _lexical(value))
+
+
+def _attach(content: etree._Element, content_xsd: Any, path: schemas.Path, files: list[AttachedFile]) -> None:
+    container, _ = _walk(content, content_xsd, path)
+    for file in files:
+        item = etree.SubElement(container, _q("str", "Zalacznik"), format=file.media_type, kodowanie="URI",
+                                nazwaPliku=file.filename)
+        _sub(item, _q("str", "OpisZalacznika"), file.label)
+        # The digest, not the bytes: the signature binds the exact file while the XML stays small.
+        _sub(item, _q("str", "DaneZalacznika"), f"urn:okienko:zalacznik:sha256:{file.sha256}")

@@ -45,5 +45,28 @@ class Draft(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    # When the resident was told the draft would soon be deleted (once per draft).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
     eservice: Mapped[EService] = relationship()
     resident: Mapped[Resident] = relationship()
+    attachments: Mapped[list[DraftAttachment]] = relationship(
+        back_populates="draft", cascade="all, delete-orphan", order_by="DraftAttachment.id"
+    )
+
+
+class DraftAttachment(db.Model):  # type: ignore[name-defined]
+    """A file attached to a draft; its bytes live in the blob store under their SHA-256."""
+
+    __tablename__ = "draft_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("draft.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    draft: Mapped[Draft] = relationship(back_populates="attachments")

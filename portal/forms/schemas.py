@@ -122,6 +122,58 @@ def attributes(element: XsdElement) -> dict[str, XsdAttribute]:
     return {name: a for name, a in attrs.items() if name is not None}
 
 
+def resolve_element(content: XsdElement, path: str, namespace: str) -> XsdElement:
+    """Follow a path of elements (a group's repeating element, the attachments' container)."""
+    current = content
+    for part in path.strip("/").split("/"):
+        name = qname(part, namespace)
+        match = next((c for c in child_elements(current) if c.name == name), None)
+        if match is None:
+            raise SchemaError(f"{current.local_name!r} has no child element {part!r}")
+        current = match
+    return current
+
+
+def primitive(component: XsdElement | XsdAttribute) -> str:
+    """The XSD primitive a value ends up as: string, decimal, date, boolean …"""
+    xsd_type = component.type
+    if not xsd_type.is_simple():
+        xsd_type = xsd_type.content  # simple content of a complex type
+    found = getattr(xsd_type, "primitive_type", None)
+    if found is None and getattr(xsd_type, "base_type", None) is not None:
+        found = getattr(xsd_type.base_type, "primitive_type", None)
+    return str(found.local_name) if found is not None else "string"
+
+
+def is_integer(component: XsdElement | XsdAttribute) -> bool:
+    xsd_type = component.type
+    while xsd_type is not None:
+        if getattr(xsd_type, "local_name", None) in {"integer", "int", "long", "short", "nonNegativeInteger",
+                                                      "positiveInteger"}:
+            return True
+        xsd_type = getattr(xsd_type, "base_type", None)
+    return False
+
+
+def facets(component: XsdElement | XsdAttribute) -> dict[str, Any]:
+    """What the schema demands of a value, for validators that explain it to the resident."""
+    xsd_type = component.type if component.type.is_simple() else component.type.content
+    patterns = getattr(xsd_type, "patterns", None)
+    return {
+        "min_length": getattr(xsd_type, "min_length", None),
+        "max_length": getattr(xsd_type, "max_length", None),
+        "min_value": getattr(xsd_type, "min_value", None),
+        "max_value": getattr(xsd_type, "max_value", None),
+        "patterns": list(patterns.patterns) if patterns is not None else [],
+        "enumeration": enumeration(component),
+    }
+
+
+def is_valid_value(component: XsdElement | XsdAttribute, value: str) -> bool:
+    xsd_type = component.type if component.type.is_simple() else component.type.content
+    return bool(xsd_type.is_valid(value))
+
+
 def resolve_path(content: XsdElement, path: str, namespace: str) -> XsdElement | XsdAttribute:
     """Follow a field's `xml` path (relative to the content element) through the schema."""
     current: XsdElement = content

@@ -17,9 +17,10 @@ from portal.auth import service as auth
 from portal.auth.models import Resident
 from portal.db_types import utcnow
 from portal.extensions import db
-from portal.forms import definitions, document, schemas
-from portal.forms.definitions import DefinitionError, ServiceDefinition, Step
-from portal.forms.models import Draft, EService
+from portal.forms import definitions, document, flow, schemas, uploads, wtf
+from portal.forms.definitions import ATTACHMENTS_STEP, AttachmentRule, DefinitionError, ServiceDefinition, Step
+from portal.forms.models import Draft, DraftAttachment, EService
+from portal.storage import service as storage_service
 
 log = logging.getLogger(__name__)
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -73,6 +74,27 @@ def definition_of(eservice: EService) -> ServiceDefinition:
 
 def schema_of(eservice: EService) -> schemas.Schema:
     return schemas.cached_schema(eservice.schema_xsd)
+
+
+_components: dict[int, dict[str, Any]] = {}
+
+
+def components(eservice: EService) -> dict[str, Any]:
+    """The XSD element or attribute behind each field ("group.field" inside groups), for the validators."""
+    found = _components.get(eservice.id)
+    if found is None:
+        definition = definition_of(eservice)
+        content = schemas.content_element(schema_of(eservice), definition.namespace, definition.root)
+        found = {}
+        for f in definition.fields:
+            if f.is_group:
+                row = schemas.resolve_element(content, f.xml, definition.namespace)
+                for sub in f.fields:
+                    found[f"{f.id}.{sub.id}"] = schemas.resolve_path(row, sub.xml, definition.namespace)
+            else:
+                found[f.id] = schemas.resolve_path(content, f.xml, definition.namespace)
+        _components[eservice.id] = found
+    return found
 
 
 def offered() -> list[tuple[EService, ServiceDefinition]]:
@@ -131,11 +153,60 @@ def save_step(draft: Draft, step: Step, values: dict[str, Any]) -> None:
     db.session.commit()
 
 
-def missing_steps(draft: Draft) -> list[Step]:
-    """Steps with a required answer still missing, in order."""
+def unfinished_steps(draft: Draft) -> list[str]:
+    """Ids of visible steps whose stored answers do not pass the form's checks, in order.
+
+    Stored answers are checked again before signing: a definition may have changed, a session may
+    have ended mid-step (answers are then kept as typed), and what is signed must be valid.
+    """
     definition = definition_of(draft.eservice)
     values = draft.values or {}
-    return [s for s in definition.steps if any(f.required and not values.get(f.id) for f in s.fields)]
+    parts = components(draft.eservice)
+    unfinished = []
+    for step_id in flow.step_ids(definition, values):
+        if step_id == ATTACHMENTS_STEP:
+            if missing_attachments(draft):
+                unfinished.append(step_id)
+            continue
+        step = definition.step(step_id)
+        assert step is not None
+        form = wtf.step_form(step, parts, values, formdata=wtf.values_as_formdata(step, values), csrf=False)
+        if not wtf.validate(form, step, values):
+            unfinished.append(step_id)
+    return unfinished
+
+
+def missing_attachments(draft: Draft) -> list[AttachmentRule]:
+    definition = definition_of(draft.eservice)
+    have = {a.rule_id for a in draft.attachments}
+    return [r for r in flow.attachment_rules(definition, draft.values or {}) if r.required and r.id not in have]
+
+
+def add_attachment(draft: Draft, rule_id: str, filename: str, content: bytes) -> DraftAttachment:
+    """Check the file against the rule by its content, store it content-addressed, attach it to the draft."""
+    definition = definition_of(draft.eservice)
+    rule = next((r for r in definition.attachments if r.id == rule_id), None)
+    if rule is None:
+        raise uploads.Refused("unknown attachment kind")
+    name = uploads.safe_filename(filename)
+    media_type = uploads.check(rule, name, content, sum(1 for a in draft.attachments if a.rule_id == rule_id))
+    attachment = DraftAttachment(rule_id=rule_id, filename=name, media_type=media_type,
+                                 sha256=storage_service.put(content), size=len(content))
+    draft.attachments.append(attachment)
+    draft.document = None
+    draft.state = "editing"
+    audit.record("draft.attachment_added", "draft", draft.id, rule=rule_id, sha256=attachment.sha256)
+    db.session.commit()
+    return attachment
+
+
+def remove_attachment(draft: Draft, attachment_id: int) -> None:
+    for attachment in list(draft.attachments):
+        if attachment.id == attachment_id:
+            draft.attachments.remove(attachment)
+            draft.document = None
+            draft.state = "editing"
+    db.session.commit()
 
 
 def office_addressee() -> document.Addressee:
@@ -153,12 +224,23 @@ def prepare_document(draft: Draft) -> bytes:
     if address.get("street_address") and not address.get("street"):
         address["street"] = address["street_address"]
     sender = document.Sender(resident.given_name, resident.family_name, auth.resident_pesel(resident), address)
-    xml = document.build(definition_of(draft.eservice), schema_of(draft.eservice), draft.values or {}, sender,
-                         office_addressee(), draft.id, utcnow().astimezone(WARSAW).date())
+    definition = definition_of(draft.eservice)
+    answers = draft.values or {}
+    visible_rules = {r.id: r for r in flow.attachment_rules(definition, answers)}
+    files = [document.AttachedFile(visible_rules[a.rule_id].label["pl"], a.filename, a.media_type, a.sha256)
+             for a in draft.attachments if a.rule_id in visible_rules]
+    xml = document.build(definition, schema_of(draft.eservice), flow.effective_answers(definition, answers), sender,
+                         office_addressee(), draft.id, utcnow().astimezone(WARSAW).date(), files)
     draft.document = xml
     draft.state = "ready"
     db.session.commit()
     return xml
+
+
+def discard(draft: Draft) -> None:
+    audit.record("draft.discarded", "draft", draft.id)
+    db.session.delete(draft)
+    db.session.commit()
 
 
 def drafts_of(resident: Resident) -> list[Draft]:

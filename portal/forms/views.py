@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, get_flashed_messages, redirect, render_template, request, url_for
 
 from portal.auth.service import current_resident, resident_required
-from portal.forms import service, wtf
+from portal.forms import flow, pdf, service, uploads, wtf
+from portal.forms.definitions import ATTACHMENTS_STEP
 from portal.forms.models import Draft
 
 bp = Blueprint("forms", __name__)
@@ -19,6 +20,22 @@ def _own_draft(draft_id: str) -> Draft:
     if draft.state == "submitted":
         abort(410)
     return draft
+
+
+def _after(draft: Draft, step_id: str) -> str:
+    """Where 'Dalej' leads: the next visible step, or the summary."""
+    definition = service.definition_of(draft.eservice)
+    ids = flow.step_ids(definition, draft.values or {})
+    if request.args.get("powrot") == "podsumowanie" or step_id not in ids or ids.index(step_id) + 1 == len(ids):
+        return url_for("forms.review", draft_id=draft.id)
+    return url_for("forms.step", draft_id=draft.id, step_id=ids[ids.index(step_id) + 1])
+
+
+def _progress(draft: Draft, step_id: str) -> tuple[int, int, str | None]:
+    ids = flow.step_ids(service.definition_of(draft.eservice), draft.values or {})
+    number = ids.index(step_id) + 1 if step_id in ids else len(ids) + 1
+    previous = ids[number - 2] if 1 < number <= len(ids) else None
+    return number, len(ids) + 1, previous
 
 
 @bp.get("/")
@@ -47,37 +64,140 @@ def start(slug: str) -> Any:
     if found is None:
         abort(404)
     draft = service.start_draft(current_resident(), found[0])  # type: ignore[arg-type]
-    first = service.definition_of(draft.eservice).steps[0]
-    return redirect(url_for("forms.step", draft_id=draft.id, step_id=first.id))
+    first = flow.step_ids(service.definition_of(draft.eservice), draft.values or {})[0]
+    return redirect(url_for("forms.step", draft_id=draft.id, step_id=first))
 
 
 @bp.route("/wnioski/<draft_id>/krok/<step_id>", methods=["GET", "POST"])
 @resident_required
 def step(draft_id: str, step_id: str) -> Any:
     draft = _own_draft(draft_id)
+    if step_id == ATTACHMENTS_STEP:
+        return _attachments_step(draft)
     definition = service.definition_of(draft.eservice)
     current = definition.step(step_id)
     if current is None:
         abort(404)
-    form = wtf.step_form(current, draft.values, request.form if request.method == "POST" else None)
-    if request.method == "POST" and form.validate():
-        service.save_step(draft, current, wtf.answers(form, current))
-        position = definition.steps.index(current)
-        if request.args.get("powrot") == "podsumowanie" or position + 1 == len(definition.steps):
-            return redirect(url_for("forms.review", draft_id=draft.id))
-        return redirect(url_for("forms.step", draft_id=draft.id, step_id=definition.steps[position + 1].id))
-    status = 400 if request.method == "POST" else 200
-    return render_template("forms/step.html", draft=draft, definition=definition, step=current, form=form,
-                           number=definition.steps.index(current) + 1), status
+    parts = service.components(draft.eservice)
+    values = draft.values or {}
+    if request.method == "GET":
+        form = wtf.step_form(current, parts, values, extra_items=_extra_items())
+        return _render_step(draft, current, form)
+
+    form = wtf.step_form(current, parts, values, request.form)
+    action = request.form.get("_akcja", "dalej")
+    if request.args.get("autozapis") is not None:
+        # The session is about to end: keep whatever has been typed, checked or not.
+        service.save_step(draft, current, wtf.answers_of(form, current))
+        return Response(status=204)
+    if action.startswith(("dodaj:", "usun:")):
+        answers = wtf.answers_of(form, current)
+        kind, _, rest = action.partition(":")
+        group_id, _, index = rest.partition(":")
+        anchor = ""
+        if kind == "usun" and isinstance(answers.get(group_id), list) and index.isdigit():
+            items = answers[group_id]
+            if int(index) < len(items):
+                items.pop(int(index))
+        service.save_step(draft, current, answers)
+        extra = {}
+        if kind == "dodaj":
+            extra = {"dodaj": group_id}
+            anchor = f"#{group_id}-{len(answers.get(group_id) or [])}"
+        return redirect(url_for("forms.step", draft_id=draft.id, step_id=current.id, **extra,
+                                **({"powrot": request.args["powrot"]} if "powrot" in request.args else {})) + anchor)
+    if wtf.validate(form, current, values):
+        service.save_step(draft, current, wtf.answers_of(form, current))
+        return redirect(_after(draft, current.id))
+    return _render_step(draft, current, form), 400
+
+
+def _extra_items() -> dict[str, int]:
+    group = request.args.get("dodaj")
+    return {group: 1} if group else {}
+
+
+def _render_step(draft: Draft, current: Any, form: Any) -> str:
+    definition = service.definition_of(draft.eservice)
+    number, total, previous = _progress(draft, current.id)
+    answers = {**(draft.values or {})}
+    return render_template(
+        "forms/step.html", draft=draft, definition=definition, step=current, form=form, errors=wtf.errors(form),
+        number=number, total=total, previous=previous,
+        visible={f.id for f in current.fields if f.show_if is None or _controlled_here(current, f)
+                 or flow.field_visible(f, answers)},
+    )
+
+
+def _controlled_here(step: Any, field: Any) -> bool:
+    """A condition on a question of this same step is decided in the browser (and checked on the server)."""
+    return field.show_if is not None and any(f.id == field.show_if.field for f in step.fields)
+
+
+def _attachments_step(draft: Draft) -> Any:
+    definition = service.definition_of(draft.eservice)
+    rules = flow.attachment_rules(definition, draft.values or {})
+    problems: dict[str, str] = {}
+    if request.method == "POST":
+        action = request.form.get("_akcja", "dalej")
+        if action.startswith("wyslij:"):
+            rule_id = action.partition(":")[2]
+            upload = request.files.get(f"plik-{rule_id}")
+            if upload is None or not upload.filename:
+                problems[rule_id] = wtf.text({"pl": "Wybierz plik do dołączenia.", "en": "Choose a file to attach."})
+            else:
+                try:
+                    service.add_attachment(draft, rule_id, upload.filename, upload.read())
+                    flash(wtf.text({"pl": f"Dołączono plik {uploads.safe_filename(upload.filename)}.",
+                                    "en": f"Attached {uploads.safe_filename(upload.filename)}."}))
+                    return redirect(url_for("forms.step", draft_id=draft.id, step_id=ATTACHMENTS_STEP))
+                except uploads.Refused as refusal:
+                    problems[rule_id] = refusal.message
+        elif action.startswith("usun:") and action.partition(":")[2].isdigit():
+            service.remove_attachment(draft, int(action.partition(":")[2]))
+            return redirect(url_for("forms.step", draft_id=draft.id, step_id=ATTACHMENTS_STEP))
+        else:
+            missing = service.missing_attachments(draft)
+            if not missing:
+                return redirect(url_for("forms.review", draft_id=draft.id))
+            for rule in missing:
+                problems[rule.id] = wtf.text({"pl": f"Dołącz: {rule.label['pl'].lower()}.",
+                                              "en": f"Attach: {rule.label['en'].lower()}."})
+    number, total, previous = _progress(draft, ATTACHMENTS_STEP)
+    status = 400 if problems else 200
+    return render_template("forms/attachments.html", draft=draft, definition=definition, rules=rules,
+                           problems=problems, number=number, total=total, previous=previous,
+                           notices=get_flashed_messages(), allowed=uploads.allowed), status
 
 
 @bp.get("/wnioski/<draft_id>/podsumowanie")
 @resident_required
 def review(draft_id: str) -> Any:
     draft = _own_draft(draft_id)
-    missing = service.missing_steps(draft)
-    if missing:
-        return redirect(url_for("forms.step", draft_id=draft.id, step_id=missing[0].id))
+    unfinished = service.unfinished_steps(draft)
+    if unfinished:
+        return redirect(url_for("forms.step", draft_id=draft.id, step_id=unfinished[0]))
     definition = service.definition_of(draft.eservice)
-    return render_template("forms/review.html", draft=draft, definition=definition,
+    answers = draft.values or {}
+    steps = [s for s in definition.steps if flow.step_visible(s, answers)]
+    return render_template("forms/review.html", draft=draft, definition=definition, steps=steps,
+                           answers=flow.effective_answers(definition, answers),
                            cancelled=request.args.get("anulowano") is not None)
+
+
+@bp.get("/wnioski/<draft_id>/podglad.pdf")
+@resident_required
+def preview(draft_id: str) -> Any:
+    draft = _own_draft(draft_id)
+    response = Response(pdf.render_draft(draft), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = 'inline; filename="podglad-wniosku.pdf"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/wnioski/<draft_id>/usun")
+@resident_required
+def discard(draft_id: str) -> Any:
+    draft = _own_draft(draft_id)
+    service.discard(draft)
+    return redirect(url_for("status.cases"))

@@ -30,6 +30,8 @@ class Submission(db.Model):  # type: ignore[name-defined]
     upo: Mapped[bytes | None] = mapped_column(db.LargeBinary)
     upo_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     upo_pdf: Mapped[bytes | None] = mapped_column(db.LargeBinary)
+    # The attachments as filed: name, media type, size and SHA-256 (their bytes are in the blob store).
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     eservice: Mapped[EService] = relationship()
     resident: Mapped[Resident] = relationship()

@@ -16,6 +16,13 @@ target_metadata = current_app.extensions["migrate"].db.metadata
 config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
 
 
+def render_item(type_, obj, autogen_context):  # noqa: ANN001 - Alembic's hook signature
+    """Write our column types as plain SQLAlchemy ones, so migrations never import application code."""
+    if type_ == "type" and type(obj).__name__ == "UTCDateTime":
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_migrations_offline() -> None:
     context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
                       literal_binds=True)
@@ -31,12 +38,14 @@ def run_migrations_online() -> None:
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", skip_empty)
+    conf_args.setdefault("render_item", render_item)
     with engine.connect() as connection:
         if connection.dialect.name == "sqlite":
             # Set once, here, before any server starts: WAL lets readers and the single writer
             # work side by side. Doing it lazily in each worker was seen to fail with
             # "database is locked" under concurrent first requests.
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+            connection.commit()  # end the implicit transaction, or Alembic's own would never commit
         context.configure(connection=connection, target_metadata=target_metadata, **conf_args)
         with context.begin_transaction():
             context.run_migrations()

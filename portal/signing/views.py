@@ -36,7 +36,7 @@ def choose(draft_id: str) -> Any:
     submitted = inbox.by_draft(draft.id)
     if submitted is not None:
         return redirect(url_for("status.case", submission_id=submitted.id))
-    if forms.missing_steps(draft):
+    if forms.unfinished_steps(draft):
         return redirect(url_for("forms.review", draft_id=draft.id))
     return render_template("signing/choose.html", draft=draft, definition=forms.definition_of(draft.eservice))
 
@@ -45,7 +45,7 @@ def choose(draft_id: str) -> Any:
 @resident_required
 def trusted_profile(draft_id: str) -> Any:
     draft = _own_draft(draft_id)
-    if draft.state == "submitted" or forms.missing_steps(draft):
+    if draft.state == "submitted" or forms.unfinished_steps(draft):
         return redirect(url_for("signing.choose", draft_id=draft.id))
     try:
         url = service.start_trusted_profile(
