@@ -357,7 +357,7 @@ def read_folder(folder: Path) -> LoadedService:
         raise DefinitionError(file, "schema.file", f"{xsd_file.name} does not exist")
     xsd_text = xsd_file.read_text(encoding="utf-8")
     try:
-        schema = schemas.compile_schema(xsd_text)
+        schema = schemas.cached_schema(xsd_text)
     except schemas.SchemaError as exc:
         raise DefinitionError(xsd_file, "schema", str(exc)) from exc
     check_mapping(file, definition, schema)
@@ -430,7 +430,8 @@ def check_mapping(file: Path, definition: ServiceDefinition, schema: schemas.Sch
         else:
             mapped.add(own)
             needed = own in required
-        if needed and (not leaf.required or leaf.show_if is not None):
+        always_answered = leaf.required or leaf.compute is not None or leaf.type == "checkbox"
+        if needed and (not always_answered or leaf.show_if is not None):
             raise DefinitionError(file, where, f"the schema requires {leaf.xml!r}, so the field must be required "
                                                "and always shown")
     for path in required:

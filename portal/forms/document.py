@@ -202,6 +202,8 @@ def _fill_path(content: etree._Element, content_xsd: Any, path: schemas.Path, va
 
 def _fill_group(content: etree._Element, content_xsd: Any, group: Any, items: list[dict[str, Any]], ns: str) -> None:
     """One repeating element per item, each filled from the group's own fields."""
+    if not items:
+        return  # no container either: the schema does not allow an empty one
     path = schemas.normalise_path(group.xml, ns)
     parent, parent_xsd = _walk(content, content_xsd, path[:-1])
     item_xsd = next(c for c in schemas.child_elements(parent_xsd) if c.name == path[-1])

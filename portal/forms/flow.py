@@ -76,6 +76,8 @@ def effective_answers(definition: ServiceDefinition, answers: Mapping[str, Any])
                 continue
             if field.compute:
                 result[field.id] = _calculators[field.compute["calculator"]](answers, field.compute)
+            elif field.type == "checkbox":
+                result[field.id] = bool(answers.get(field.id))  # an unticked box is an answer: "no"
             else:
                 result[field.id] = answers.get(field.id)
     return result

@@ -123,7 +123,7 @@ def _render_step(draft: Draft, current: Any, form: Any) -> str:
     answers = {**(draft.values or {})}
     return render_template(
         "forms/step.html", draft=draft, definition=definition, step=current, form=form, errors=wtf.errors(form),
-        number=number, total=total, previous=previous,
+        number=number, total=total, previous=previous, computed=flow.effective_answers(definition, answers),
         visible={f.id for f in current.fields if f.show_if is None or _controlled_here(current, f)
                  or flow.field_visible(f, answers)},
     )

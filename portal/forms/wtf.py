@@ -166,8 +166,6 @@ def _field(spec: FieldDefinition, components: Components, prefix: str, earlier: 
     if spec.not_before:
         validators.append(NotBefore(spec, siblings.get(spec.not_before), earlier))
     kwargs["validators"] = validators
-    if spec.compute:
-        kwargs["render_kw"] = {"readonly": True}
     if spec.type == "textarea":
         return TextAreaField(**kwargs)
     if spec.type == "choice":
@@ -183,7 +181,7 @@ def _field(spec: FieldDefinition, components: Components, prefix: str, earlier: 
               "email": {"type": "email", "autocomplete": "email"}, "phone": {"type": "tel", "autocomplete": "tel"},
               "postcode": {"autocomplete": "postal-code", "inputmode": "numeric"}}.get(spec.type)
     if render:
-        kwargs["render_kw"] = {**kwargs.get("render_kw", {}), **render}
+        kwargs["render_kw"] = render
     return StringField(**kwargs)
 
 
@@ -215,7 +213,8 @@ def step_form(step: Step, components: Components, values: Mapping[str, Any], for
 
     siblings = {s.id: s for s in step.fields}
     for spec in step.fields:
-        setattr(StepForm, spec.id, _field(spec, components, "", values, siblings))
+        if not spec.compute:  # computed answers are shown, never typed
+            setattr(StepForm, spec.id, _field(spec, components, "", values, siblings))
     form = StepForm(formdata=formdata, data=_initial(step, values))
     for group_id, count in (extra_items or {}).items():
         for _index in range(count):
@@ -233,9 +232,9 @@ def validate(form: FlaskForm, step: Step, earlier: Mapping[str, Any]) -> bool:
     ok = form.csrf_token.validate(form) if "csrf_token" in form else True
     answers = {**earlier, **answers_of(form, step)}
     for spec in step.fields:
-        field = form[spec.id]
-        if not flow.field_visible(spec, answers) or spec.compute:
+        if spec.compute or not flow.field_visible(spec, answers):
             continue
+        field = form[spec.id]
         if spec.is_group:
             items = [entry for entry in field.entries if not _item_blank(entry)]
             for entry in items:
@@ -253,6 +252,8 @@ def answers_of(form: FlaskForm, step: Step) -> dict[str, Any]:
     """The step's answers as the draft stores them: text, ISO dates, booleans, lists for groups."""
     result: dict[str, Any] = {}
     for spec in step.fields:
+        if spec.compute:
+            continue
         field = form[spec.id]
         if spec.is_group:
             items = []
@@ -300,6 +301,8 @@ def values_as_formdata(step: Step, values: Mapping[str, Any]) -> MultiDict:
     """Stored answers shaped like a posted form, to re-check a whole draft before it is signed."""
     data: MultiDict = MultiDict()
     for spec in step.fields:
+        if spec.compute:
+            continue
         value = values.get(spec.id)
         if spec.is_group:
             for index, item in enumerate(value or []):

@@ -19,11 +19,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backoffice_adapter import outbox
-from backoffice_adapter.base import Envelope
+from backoffice_adapter.base import Attachment, Envelope
 from portal.audit import service as audit
 from portal.auth.models import Resident
 from portal.db_types import utcnow
 from portal.extensions import db
+from portal.forms import flow
 from portal.forms import service as forms
 from portal.forms.models import Draft
 from portal.inbox import pdf, upo
@@ -31,6 +32,7 @@ from portal.inbox.models import Submission
 from portal.signing import keys
 from portal.signing.verify import Verdict
 from portal.status import service as status
+from portal.storage import service as storage
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ def accept(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
         document=signed,
         document_sha256=hashlib.sha256(signed).hexdigest(),
         verdict=verdict.stored(),
+        attachments=_filed_attachments(draft),
     )
     try:
         # The filing moment is the commit: taken here, with only in-memory work before the commit
@@ -106,6 +109,14 @@ def accept(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
         raise InboxUnavailable(str(exc)) from exc
     log.info("accepted submission %s (%s)", submission.id, definition.id)
     return ensure_receipt(submission)
+
+
+def _filed_attachments(draft: Draft) -> list[dict[str, object]]:
+    """The attachments the signed document names (those of rules that apply), as the submission keeps them."""
+    definition = forms.definition_of(draft.eservice)
+    applying = {r.id for r in flow.attachment_rules(definition, draft.values or {})}
+    return [{"rule": a.rule_id, "name": a.filename, "media_type": a.media_type, "size": a.size, "sha256": a.sha256}
+            for a in draft.attachments if a.rule_id in applying]
 
 
 def _adapters() -> list[str]:
@@ -162,7 +173,7 @@ def receipt_pdf(submission: Submission) -> bytes:
         filed_at=submission.filed_at,
         issued_at=submission.upo_issued_at or submission.filed_at,
         document_sha256=submission.document_sha256,
-        attachments=[],
+        attachments=[(str(a["name"]), str(a["sha256"])) for a in submission.attachments or []],
     ))
     db.session.execute(
         update(Submission).where(Submission.id == submission.id, Submission.upo_pdf.is_(None)).values(upo_pdf=document)
@@ -206,5 +217,9 @@ def envelope(submission_id: str) -> Envelope:
         document_sha256=submission.document_sha256,
         upo=submission.upo or b"",
         signature=submission.verdict,
+        attachments=tuple(
+            Attachment(str(a["name"]), str(a["media_type"]), storage.get(str(a["sha256"])), str(a["sha256"]))
+            for a in submission.attachments or []
+        ),
     )
 
