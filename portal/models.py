@@ -5,9 +5,21 @@ from portal.audit.models import AuditEntry
 from portal.auth.models import Clerk, Resident
 from portal.desk.models import IncomingParcel, RpwCounter
 from portal.forms.models import Draft, DraftAttachment, EService
-from portal.storage.models import Blob
 from portal.inbox.models import Submission
 from portal.status.models import CaseEvent
+from portal.storage.models import Blob
 
-__all__ = ["AuditEntry", "Blob", "DraftAttachment", "CaseEvent", "Clerk", "Draft", "EService", "IncomingParcel", "OutboxMessage", "Resident",
-           "RpwCounter", "Submission"]
+__all__ = [
+    "AuditEntry",
+    "Blob",
+    "DraftAttachment",
+    "CaseEvent",
+    "Clerk",
+    "Draft",
+    "EService",
+    "IncomingParcel",
+    "OutboxMessage",
+    "Resident",
+    "RpwCounter",
+    "Submission",
+]

@@ -249,7 +249,8 @@ def _attachment(file: Path, raw: Any) -> AttachmentRule:
     types = tuple(str(t) for t in _required(file, raw, "types", where))
     unknown = [t for t in types if t not in ATTACHMENT_TYPES]
     if unknown:
-        raise DefinitionError(file, where, f"types {unknown} are not accepted; use {', '.join(sorted(ATTACHMENT_TYPES))}")
+        accepted = ", ".join(sorted(ATTACHMENT_TYPES))
+        raise DefinitionError(file, where, f"types {unknown} are not accepted; use {accepted}")
     return AttachmentRule(
         id=aid,
         label=_text(file, f"{where} label", raw.get("label")),  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
 from flask_babel import gettext as _
 
 from portal.forms.definitions import AttachmentRule
