@@ -132,6 +132,27 @@ def catalog_load(directory: Path | None) -> None:
         sys.exit(1)
 
 
+@catalog_group.command("import", with_appcontext=False)
+@click.argument("xsd", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--id", "service_id", default=None, help="the service's id (default: the XSD's folder name)")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="write the draft here (default: print it)")
+def catalog_import(xsd: Path, service_id: str | None, out: Path | None) -> None:
+    """Draft a service definition from a CRWDE-style XSD, for an administrator to complete."""
+    from portal.forms import importer, schemas
+
+    try:
+        text = importer.render(importer.draft_definition(xsd, service_id))
+    except schemas.SchemaError as exc:
+        click.echo(f"REFUSED    {xsd}: {exc}", err=True)
+        sys.exit(1)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"drafted {out}: replace every TODO, then run `okienko catalog load`")
+    else:
+        click.echo(text, nl=False)
+
+
 @catalog_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def catalog_list(as_json: bool) -> None:

@@ -263,10 +263,25 @@ def _attachment(file: Path, raw: Any) -> AttachmentRule:
     )
 
 
+def _unfinished(data: Any, where: str = "") -> str | None:
+    """Where a drafted definition still says TODO (see `okienko catalog import`)."""
+    if isinstance(data, str):
+        return where if data.strip() == "TODO" else None
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else []
+    for key, value in items:
+        found = _unfinished(value, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
+
+
 def parse(file: Path, data: Any) -> ServiceDefinition:
     """Turn the YAML mapping into a definition, checking its own shape (not yet the schema)."""
     if not isinstance(data, dict):
         raise DefinitionError(file, "top level", "the definition must be a mapping")
+    todo = _unfinished(data)
+    if todo:
+        raise DefinitionError(file, todo, "still says TODO: fill it in before loading")
     schema = _required(file, data, "schema")
     steps = []
     seen: set[str] = set()
@@ -403,7 +418,7 @@ def check_mapping(file: Path, definition: ServiceDefinition, schema: schemas.Sch
         if groups[f.id].max_occurs is not None and f.max_items > groups[f.id].max_occurs:
             raise DefinitionError(file, f"field {f.id!r}", f"max_items exceeds the schema's {groups[f.id].max_occurs}")
     for group in (f for f in definition.fields if f.is_group):
-        if groups[group.id].min_occurs > group.min_items:
+        if schemas.ancestors_required(content, group.xml, ns) and groups[group.id].min_occurs > group.min_items:
             raise DefinitionError(file, f"field {group.id!r}",
                                   f"the schema requires at least {groups[group.id].min_occurs} item(s): set min_items")
     for leaf, group in _leaf_fields(definition):

@@ -134,6 +134,17 @@ def resolve_element(content: XsdElement, path: str, namespace: str) -> XsdElemen
     return current
 
 
+def ancestors_required(content: XsdElement, path: str, namespace: str) -> bool:
+    """Whether every element above the last one on the path must be present (an optional container
+    makes what it holds optional too)."""
+    current = content
+    for part in path.strip("/").split("/")[:-1]:
+        current = next(c for c in child_elements(current) if c.name == qname(part, namespace))
+        if current.min_occurs < 1:
+            return False
+    return True
+
+
 def primitive(component: XsdElement | XsdAttribute) -> str:
     """The XSD primitive a value ends up as: string, decimal, date, boolean …"""
     xsd_type = component.type
