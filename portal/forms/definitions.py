@@ -163,6 +163,10 @@ def _text(file: Path, where: str, value: Any, *, optional: bool = False) -> Text
         return None
     if not isinstance(value, dict):
         raise DefinitionError(file, where, "expected a text in both languages (keys pl and en)")
+    extra = [k for k in value if k not in LANGUAGES]
+    if extra:
+        # Typically an unquoted comma in a YAML flow mapping: {pl: Tak, to prawda, en: …}
+        raise DefinitionError(file, where, f"unexpected keys {extra}: quote texts that contain commas")
     for lang in LANGUAGES:
         if not isinstance(value.get(lang), str) or not value[lang].strip():
             raise DefinitionError(file, where, f"the {lang!r} text is missing")
