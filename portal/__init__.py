@@ -51,8 +51,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (forms_bp, auth_bp, signing_bp, inbox_bp, status_bp, desk_bp, pages_bp):
         app.register_blueprint(blueprint)
 
-    from portal.auth.service import current_clerk, current_resident, identify_actor
+    from portal.auth.service import current_clerk, current_resident, enforce_idle_timeout, identify_actor
 
+    app.before_request(enforce_idle_timeout)
     app.before_request(identify_actor)
     app.before_request(_remember_language)
     form_targets = " ".join(sorted({_origin(app.config[k]) for k in (
@@ -82,9 +83,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                 "phone": app.config["OFFICE_PHONE"],
             },
             "sandbox": app.config["SANDBOX"],
+            "session_idle_seconds": int(app.config["SESSION_IDLE_MINUTES"]) * 60,
         }
 
     app.add_template_filter(_localtime, "localtime")
+    app.add_template_filter(lambda moment: moment.astimezone(WARSAW).strftime("%d.%m.%Y"), "localdate")
+    if app.config["CATALOG_LOAD_AT_START"]:
+        _load_catalog(app)
 
     for status in (400, 403, 404, 405, 410, 413, 500, 503):
         app.register_error_handler(status, _error_page)
@@ -110,6 +115,33 @@ def _register_identity_providers(app: Flask) -> None:
             server_metadata_url=c[f"{prefix}_OIDC_ISSUER"].rstrip("/") + "/.well-known/openid-configuration",
             client_kwargs={"scope": "openid profile", "code_challenge_method": "S256", "timeout": 10},
         )
+
+
+def _load_catalog(app: Flask) -> None:
+    """New service versions dropped into the catalog folder go live at the next start.
+
+    Several workers may start at once: a version another worker recorded first is simply
+    "unchanged" here (the unique constraint decides), and a database that is not migrated yet
+    leaves the catalog as it was instead of stopping the portal.
+    """
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    from portal.forms import service
+
+    log = logging.getLogger("portal.catalog")
+    with app.app_context():
+        try:
+            report = service.load_catalog(Path(app.config["CATALOG_DIR"]))
+        except (IntegrityError, OperationalError, ProgrammingError) as exc:
+            db.session.rollback()
+            log.warning("catalog not loaded at start: %s", str(exc).splitlines()[0])
+            return
+        finally:
+            db.session.remove()
+    for label in report.added:
+        log.info("loaded %s", label)
+    for error in report.errors:
+        log.error("refused %s", error)
 
 
 def _localtime(moment: Any) -> str:

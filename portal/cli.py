@@ -84,9 +84,19 @@ def config_group() -> None:
 
 
 @config_group.command("docs", with_appcontext=False)
-def config_docs() -> None:
+@click.option("--write", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="replace the table between the settings-table markers in this file (README.md)")
+def config_docs(write: Path | None) -> None:
     """Print the table of every PORTAL_* setting (the one in README.md)."""
-    click.echo(portal_config.markdown_table())
+    table = portal_config.markdown_table()
+    if write is None:
+        click.echo(table)
+        return
+    text = write.read_text(encoding="utf-8")
+    start = text.index("\n", text.index("<!-- settings table")) + 1
+    end = text.index("<!-- end of settings table -->")
+    write.write_text(text[:start] + table + "\n" + text[end:], encoding="utf-8")
+    click.echo(f"updated the settings table in {write}")
 
 
 @main.command("smoke", with_appcontext=False)
@@ -168,6 +178,22 @@ def catalog_list(as_json: bool) -> None:
     else:
         for row in rows:
             click.echo(f"{row['id']:<30} {row['version']:<10} {row['title']['pl']}")
+
+
+@main.group(name="drafts")
+def drafts_group() -> None:
+    """Unfinished applications."""
+
+
+@drafts_group.command("purge")
+def drafts_purge() -> None:
+    """Delete drafts past the retention period; e-mail the reminders that are due (run daily)."""
+    from portal.forms import service
+
+    report = service.remind_and_purge()
+    click.echo(f"reminded {len(report.reminded)}, deleted {len(report.deleted)}, reminders failed {len(report.failed)}")
+    if report.failed:
+        sys.exit(1)
 
 
 @main.group(name="outbox")

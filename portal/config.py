@@ -82,8 +82,22 @@ SETTINGS: list[Setting] = [
     Setting("DELIVERY_ADAPTERS", "desk", "Back-office adapters every submission is delivered to, comma-separated "
             "(`desk`, later `ezdrp`, `webhook` …)."),
     Setting("OUTBOX_MAX_ATTEMPTS", 12, "Delivery attempts before a message is set aside as dead.", int),
+    Setting("CATALOG_LOAD_AT_START", True, "Load new versions from PORTAL_CATALOG_DIR whenever the portal starts.",
+            bool),
     Setting("CATALOG_DIR", "{REPO_ROOT}/catalog", "Folder of e-service definitions that `okienko catalog load` "
             "reads when given no folder."),
+    Setting("SMTP_HOST", "", "SMTP server for notices. Empty: messages are written to PORTAL_MAIL_DIR instead."),
+    Setting("SMTP_PORT", 25, "SMTP port.", int),
+    Setting("SMTP_STARTTLS", False, "Use STARTTLS with the SMTP server.", bool),
+    Setting("SMTP_USER", "", "SMTP user name (empty: no login)."),
+    Setting("SMTP_PASSWORD", "", "SMTP password."),
+    Setting("MAIL_FROM", "Okienko — Urząd Miasta Leszna <no-reply@leszno.pl>", "Sender of notices."),
+    Setting("MAIL_DIR", "{INSTANCE_DIR}/mail", "Where notices go when no SMTP server is configured."),
+    Setting("DRAFT_RETENTION_DAYS", 30, "Unfinished drafts are deleted this many days after their last change.",
+            int),
+    Setting("DRAFT_REMINDER_DAYS", 7, "How many days before deletion the resident is reminded by e-mail.", int),
+    Setting("SESSION_IDLE_MINUTES", 20, "A session ends after this many minutes without activity (with a "
+            "warning two minutes before, and the answers being typed saved).", int),
     Setting("MAX_UPLOAD_MB", 20, "Largest request body accepted, in megabytes.", int),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
 ]

@@ -101,8 +101,11 @@ def sandbox_url(pki: Path, portal_port: int, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="session")
-def app_config(database_url: str, pki: Path, sandbox_url: str, portal_port: int) -> dict[str, Any]:
+def app_config(database_url: str, pki: Path, sandbox_url: str, portal_port: int,
+               tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {
+        "MAIL_DIR": str(tmp_path_factory.mktemp("mail")),
+        "CATALOG_LOAD_AT_START": False,
         "TESTING": True,
         "SECRET_KEY": secrets.token_hex(32),
         "PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),

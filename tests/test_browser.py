@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,5 +102,92 @@ def test_clerk_sees_the_register_in_the_browser(app: Flask, catalog: None, live_
     page.get_by_role("button", name="Zaloguj jako Katarzyna Zielińska").click()
     page.wait_for_url(f"{live_portal}/urzad/")
     assert page.get_by_role("heading", name="Rejestr przesyłek wpływających (RPW)").is_visible()
+    audit.check(page)
+    audit.assert_clean()
+
+
+def attach_button(page, what: str):  # noqa: ANN001, ANN201
+    # The rule's name is visually hidden text inside the button (an absolutely positioned span),
+    # which accessible-name computation separates with a space.
+    return page.get_by_role("button", name=re.compile(rf"^Dołącz plik\s*:\s*{re.escape(what)}$"))
+
+
+def test_a_multi_step_service_with_groups_conditions_and_attachments(app: Flask, catalog: None, live_portal: str,
+                                                                     page, tmp_path) -> None:  # noqa: ANN001
+    """Zajęcie pasa drogowego: conditional attachment, a repeating group, date order, file refusal."""
+    audit = AccessibilityAudit()
+    plan = tmp_path / "plan.pdf"
+    plan.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    fake = tmp_path / "projekt.pdf"
+    fake.write_bytes(b"MZ\x90\x00 not a pdf at all")
+
+    page.goto(f"{live_portal}/uslugi/zajecie-pasa-drogowego")
+    audit.check(page)
+    page.get_by_role("button", name="Rozpocznij").click()
+    page.get_by_role("button", name="Zaloguj jako Jan Kowalski").click()
+    page.wait_for_url("**/uslugi/zajecie-pasa-drogowego")
+    page.get_by_role("button", name="Rozpocznij").click()
+
+    page.wait_for_url("**/krok/cel")
+    assert "Krok 1 z 6" in page.content()
+    page.get_by_label("Prowadzenie robót w pasie drogowym").check()
+    page.get_by_label("Opis robót lub zajęcia").fill("Wymiana przyłącza wodociągowego.")
+    page.get_by_role("button", name="Dalej", exact=True).click()
+
+    page.wait_for_url("**/krok/miejsce")
+    page.get_by_label("Ulica").fill("ul. Leszczyńskich")
+    page.get_by_label("Dokładne miejsce zajęcia").fill("Chodnik przed budynkiem nr 5.")
+    page.get_by_label("Zajęcie od").fill("2026-12-10")
+    page.get_by_label("Zajęcie do").fill("2026-12-01")
+    page.get_by_role("button", name="Dalej", exact=True).click()
+    assert "„Zajęcie do” nie może być wcześniej niż „Zajęcie od”." in page.locator(".error-summary").inner_text()
+    audit.check(page)
+    page.get_by_label("Zajęcie do").fill("2026-12-20")
+    page.get_by_role("button", name="Dalej", exact=True).click()
+
+    page.wait_for_url("**/krok/elementy")
+    page.get_by_label("Rodzaj elementu").select_option("chodnik")
+    page.get_by_label("Długość (m)").fill("12,5")
+    page.get_by_label("Szerokość (m)").fill("2")
+    page.get_by_role("button", name="Dodaj kolejną pozycję: element").click()
+    page.wait_for_url("**#elementy-1")
+    second = page.locator("#elementy-1")
+    second.get_by_label("Rodzaj elementu").select_option("jezdnia")
+    second.get_by_label("Długość (m)").fill("3")
+    second.get_by_label("Szerokość (m)").fill("1.5")
+    audit.check(page)
+    page.get_by_role("button", name="Dalej", exact=True).click()
+
+    page.wait_for_url("**/krok/wykonawca")
+    page.get_by_label("Nazwa wykonawcy").fill("Wod-Kan Leszno sp. z o.o.")
+    page.get_by_label("Kierownik robót (imię i nazwisko)").fill("Adam Nowicki")
+    page.get_by_label("Telefon kierownika robót").fill("+48 600 100 200")
+    page.get_by_role("button", name="Dalej", exact=True).click()
+
+    page.wait_for_url("**/krok/zalaczniki")
+    assert page.get_by_role("heading", name="Zatwierdzony projekt organizacji ruchu").is_visible()
+    page.get_by_label("Wybierz plik: zatwierdzony projekt organizacji ruchu").set_input_files(str(fake))
+    attach_button(page, "zatwierdzony projekt organizacji ruchu").click()
+    assert "nie jest plikiem dozwolonego typu" in page.locator(".error-summary").inner_text()
+    audit.check(page)
+    page.get_by_label("Wybierz plik: plan sytuacyjny z zaznaczonym zajęciem").set_input_files(str(plan))
+    attach_button(page, "plan sytuacyjny z zaznaczonym zajęciem").click()
+    page.get_by_label("Wybierz plik: zatwierdzony projekt organizacji ruchu").set_input_files(str(plan))
+    attach_button(page, "zatwierdzony projekt organizacji ruchu").click()
+    audit.check(page)
+    page.screenshot(path=str(SHOTS / "attachments.png"), full_page=True)
+    page.get_by_role("button", name="Dalej", exact=True).click()
+
+    page.wait_for_url("**/podsumowanie")
+    content = page.content()
+    assert "Element 2: Rodzaj elementu" in content and "Jezdnia" in content and "12.5" in content
+    audit.check(page)
+    page.screenshot(path=str(SHOTS / "summary-road.png"), full_page=True)
+    page.get_by_role("link", name="Dane są poprawne — przejdź do podpisu").click()
+    page.get_by_role("button", name="Podpisz profilem zaufanym i złóż pismo").click()
+    page.wait_for_url("**/tpsigning5/podpis/**")
+    page.get_by_role("button", name="Podpisz profilem zaufanym").click()
+    page.wait_for_url("**zlozono=1")
+    assert page.get_by_role("heading", name="Pismo zostało złożone").is_visible()
     audit.check(page)
     audit.assert_clean()

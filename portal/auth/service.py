@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import functools
 import secrets
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from portal.audit import service as audit
+from portal.audit.models import AuditEntry
 from portal.auth import pii
 from portal.auth.models import Clerk, Resident
 from portal.db_types import utcnow
@@ -98,6 +101,7 @@ def start_session(**values: Any) -> None:
     session.update(keep)
     session["sid"] = secrets.token_urlsafe(16)
     session["login_at"] = utcnow().isoformat()
+    session["seen"] = time.time()
     session.update(values)
     session.permanent = False
 
@@ -134,6 +138,8 @@ def resident_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_resident() is None:
+            if session.pop("expired", False):
+                return redirect(url_for("auth.session_expired", next=_return_address()))
             return redirect(url_for("auth.login", next=_return_address()))
         return view(*args, **kwargs)
 
@@ -150,6 +156,44 @@ def clerk_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
+ExpiryHook = Callable[[int], None]
+_expiry_hooks: list[ExpiryHook] = []
+
+
+def on_session_expiry(hook: ExpiryHook) -> ExpiryHook:
+    """Register what must be kept when a resident's session ends during a post (their typed answers)."""
+    _expiry_hooks.append(hook)
+    return hook
+
+
+def enforce_idle_timeout() -> None:
+    """Runs before every request: a session idle for longer than the limit ends here.
+
+    If it ends on a form post, the registered hooks keep what was posted first, so an expired
+    session never costs the resident the answers they were sending (WCAG 2.2.1).
+    """
+    if not (session.get("resident_id") or session.get("clerk_id")) or request.endpoint == "static":
+        return
+    now = time.time()
+    idle = int(current_app.config["SESSION_IDLE_MINUTES"]) * 60
+    if now - float(session.get("seen", now)) > idle:
+        resident_id = session.get("resident_id")
+        if resident_id and request.method == "POST":
+            for hook in _expiry_hooks:
+                hook(int(resident_id))
+        keep = {k: session[k] for k in ("lang", "csrf_token") if k in session}
+        session.clear()
+        session.update(keep, expired=True)
+        g.pop("resident", None)
+        g.pop("clerk", None)
+        return
+    session["seen"] = now
+
+
+def extend_session() -> None:
+    session["seen"] = time.time()
+
+
 def identify_actor() -> None:
     """Runs before every request: the audit log's idea of who is acting."""
     clerk_id = session.get("clerk_id")
@@ -160,6 +204,48 @@ def identify_actor() -> None:
         g.actor = ("resident", str(resident_id))
     elif clerk_id:
         g.actor = ("clerk", str(clerk_id))
+
+
+_EMAIL_SALT = "okienko e-mail confirmation"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_EMAIL_SALT)
+
+
+def request_email(resident: Resident, email: str, confirm_url: Callable[[str], str]) -> None:
+    """Remember the address unconfirmed and send it a confirmation link; notices wait for the click."""
+    from portal.notify import mail
+
+    resident.email = email
+    resident.email_confirmed_at = None
+    token = _serializer().dumps({"r": resident.id, "e": email})
+    audit.record("resident.email_requested", "resident", str(resident.id))
+    db.session.commit()
+    mail.send(email, "Potwierdź adres e-mail w portalu Okienko",
+              "Dzień dobry,\n\nten adres podano w portalu e-usług Urzędu Miasta Leszna jako adres do powiadomień.\n"
+              f"Aby go potwierdzić, otwórz w ciągu 48 godzin:\n{confirm_url(token)}\n\n"
+              "Jeśli to nie Ty, zignoruj tę wiadomość.\n")
+
+
+def confirm_email(resident: Resident, token: str) -> bool:
+    try:
+        data = _serializer().loads(token, max_age=48 * 3600)
+    except BadData:
+        return False
+    if data.get("r") != resident.id or data.get("e") != resident.email:
+        return False
+    resident.email_confirmed_at = utcnow()
+    audit.record("resident.email_confirmed", "resident", str(resident.id))
+    db.session.commit()
+    return True
+
+
+def recent_logins(resident: Resident, limit: int = 10) -> list[AuditEntry]:
+    return list(db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "resident.login", AuditEntry.object_id == str(resident.id))
+        .order_by(AuditEntry.at.desc()).limit(limit)
+    ))
 
 
 def refuse(code: str, who: str, detail: str = "") -> None:

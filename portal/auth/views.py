@@ -1,17 +1,22 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import requests
 from authlib.common.errors import AuthlibBaseError
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from joserfc.errors import JoseError
+from wtforms import StringField
+from wtforms.validators import ValidationError
 
 from portal.audit import service as audit
-from portal.auth import service
+from portal.auth import pii, service
 from portal.extensions import db
+from portal.notify.mail import MailNotSent
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -98,6 +103,66 @@ def logout() -> Any:
         "client_id": current_app.config["RESIDENT_OIDC_CLIENT_ID"],
     }).prepare()
     return redirect(params.url or "/")
+
+
+class EmailForm(FlaskForm):
+    email = StringField(validators=[])
+
+    def validate_email(self, field: Any) -> None:
+        value = (field.data or "").strip()
+        if not value:
+            raise ValidationError(_("Wpisz adres e-mail."))
+        if len(value) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValidationError(_("Wpisz adres e-mail w formacie nazwa@domena.pl."))
+
+
+@bp.route("/konto", methods=["GET", "POST"])
+@service.resident_required
+def account() -> Any:
+    resident = service.current_resident()
+    assert resident is not None
+    form = EmailForm()
+    form.email.label.text = _("Adres e-mail do powiadomień")
+    sent = False
+    if form.validate_on_submit():
+        try:
+            service.request_email(resident, form.email.data.strip(),
+                                  lambda token: current_app.config["BASE_URL"].rstrip("/")
+                                  + url_for("auth.confirm_email", token=token))
+            sent = True
+        except MailNotSent:
+            form.email.errors.append(_("Nie udało się wysłać wiadomości. Spróbuj ponownie później."))
+    elif request.method == "GET" and resident.email:
+        form.email.data = resident.email
+    return render_template("auth/account.html", resident=resident, form=form, sent=sent,
+                           pesel=pii.mask(service.resident_pesel(resident)), logins=service.recent_logins(resident),
+                           errors=[(f.id, m) for f in form if f.errors for m in f.errors])
+
+
+@bp.get("/konto/potwierdz/<token>")
+@service.resident_required
+def confirm_email(token: str) -> Any:
+    resident = service.current_resident()
+    assert resident is not None
+    confirmed = service.confirm_email(resident, token)
+    return render_template("auth/confirmed.html", confirmed=confirmed), 200 if confirmed else 400
+
+
+@bp.get("/sesja-wygasla")
+def session_expired() -> Any:
+    """Where an ended session lands: say so, say the answers are kept, offer to sign in again."""
+    keep = {k: session[k] for k in ("lang",) if k in session}
+    session.clear()
+    session.update(keep)
+    return render_template("auth/expired.html", next=service.safe_next(request.args.get("next"), "/moje-sprawy"))
+
+
+@bp.post("/sesja/przedluz")
+def extend() -> Any:
+    if service.current_resident() is None and service.current_clerk() is None:
+        return {"extended": False}, 401
+    service.extend_session()
+    return {"extended": True, "idle_seconds": int(current_app.config["SESSION_IDLE_MINUTES"]) * 60}
 
 
 @bp.get("/urzad/logowanie")

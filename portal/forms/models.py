@@ -43,7 +43,7 @@ class Draft(db.Model):  # type: ignore[name-defined]
     signing_ref: Mapped[str | None] = mapped_column(String(500))
     state: Mapped[str] = mapped_column(String(20), default="editing")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
 
     # When the resident was told the draft would soon be deleted (once per draft).
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

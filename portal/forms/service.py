@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -241,6 +242,56 @@ def discard(draft: Draft) -> None:
     audit.record("draft.discarded", "draft", draft.id)
     db.session.delete(draft)
     db.session.commit()
+
+
+@dataclass
+class RetentionReport:
+    reminded: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def deletion_date(draft: Draft) -> datetime:
+    return draft.updated_at + timedelta(days=int(current_app.config["DRAFT_RETENTION_DAYS"]))
+
+
+def remind_and_purge(now: datetime | None = None) -> RetentionReport:
+    """Delete drafts left untouched for the retention period; remind residents (once) a few days before.
+
+    A reminder goes only to a confirmed address and names the service and the date, nothing more.
+    """
+    from portal.notify import mail
+
+    now = now or utcnow()
+    retention = timedelta(days=int(current_app.config["DRAFT_RETENTION_DAYS"]))
+    warn = timedelta(days=int(current_app.config["DRAFT_REMINDER_DAYS"]))
+    report = RetentionReport()
+    open_drafts = select(Draft).where(Draft.state != "submitted")
+    for draft in db.session.scalars(open_drafts.where(Draft.updated_at < now - retention)).all():
+        audit.record("draft.expired", "draft", draft.id, actor=("system", None))
+        db.session.delete(draft)
+        report.deleted.append(draft.id)
+    db.session.commit()
+    due = open_drafts.where(Draft.updated_at < now - retention + warn, Draft.reminded_at.is_(None))
+    for draft in db.session.scalars(due).all():
+        resident = draft.resident
+        if not (resident.email and resident.email_confirmed_at):
+            continue
+        title = definition_of(draft.eservice).title["pl"]
+        when = deletion_date(draft).astimezone(WARSAW).strftime("%d.%m.%Y")
+        try:
+            mail.send(resident.email, f"Niedokończony wniosek: {title}",
+                      f"Dzień dobry,\n\nw portalu e-usług Urzędu Miasta Leszna masz niedokończony wniosek "
+                      f"„{title}”.\nJeśli go nie dokończysz, usuniemy go {when}.\n\n"
+                      f"Dokończysz go po zalogowaniu: {current_app.config['BASE_URL'].rstrip('/')}/moje-sprawy\n")
+        except mail.MailNotSent:
+            report.failed.append(draft.id)
+            continue
+        draft.reminded_at = now
+        audit.record("draft.reminded", "draft", draft.id, actor=("system", None))
+        db.session.commit()
+        report.reminded.append(draft.id)
+    return report
 
 
 def drafts_of(resident: Resident) -> list[Draft]:

@@ -4,12 +4,28 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, get_flashed_messages, redirect, render_template, request, url_for
 
-from portal.auth.service import current_resident, resident_required
+from portal.auth.service import current_resident, on_session_expiry, resident_required
+from portal.extensions import db
 from portal.forms import flow, pdf, service, uploads, wtf
 from portal.forms.definitions import ATTACHMENTS_STEP
 from portal.forms.models import Draft
 
 bp = Blueprint("forms", __name__)
+
+
+@on_session_expiry
+def _keep_posted_answers(resident_id: int) -> None:
+    """The session ended while a step was being posted: store what was sent, unchecked, in the draft."""
+    if request.endpoint != "forms.step" or not request.view_args:
+        return
+    step_id = request.view_args.get("step_id")
+    draft = db.session.get(Draft, request.view_args.get("draft_id"))
+    if draft is None or draft.resident_id != resident_id or draft.state == "submitted" or step_id == ATTACHMENTS_STEP:
+        return
+    current = service.definition_of(draft.eservice).step(step_id)
+    if current is not None:
+        form = wtf.step_form(current, service.components(draft.eservice), draft.values or {}, request.form)
+        service.save_step(draft, current, wtf.answers_of(form, current))
 
 
 def _own_draft(draft_id: str) -> Draft:
@@ -182,6 +198,7 @@ def review(draft_id: str) -> Any:
     steps = [s for s in definition.steps if flow.step_visible(s, answers)]
     return render_template("forms/review.html", draft=draft, definition=definition, steps=steps,
                            answers=flow.effective_answers(definition, answers),
+                           rule_labels={r.id: r.label for r in definition.attachments},
                            cancelled=request.args.get("anulowano") is not None)
 
 

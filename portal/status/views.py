@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 
 from portal.auth.service import current_resident, resident_required
 from portal.forms import service as forms
@@ -19,7 +20,8 @@ def cases() -> Any:
     submissions = inbox.submissions_of(resident)  # type: ignore[arg-type]
     rows = [(s, forms.definition_of(s.eservice), service.stage(service.timeline(s.id))) for s in submissions]
     drafts = [(d, forms.definition_of(d.eservice)) for d in forms.drafts_of(resident)]  # type: ignore[arg-type]
-    return render_template("status/cases.html", rows=rows, drafts=drafts)
+    retention = timedelta(days=int(current_app.config["DRAFT_RETENTION_DAYS"]))
+    return render_template("status/cases.html", rows=rows, drafts=drafts, retention=retention)
 
 
 @bp.get("/moje-sprawy/<submission_id>")
