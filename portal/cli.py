@@ -55,6 +55,14 @@ def keys_init() -> None:
         click.echo(f"kept the secrets in {path}")
 
 
+@keys_group.command("rotate-pii")
+def keys_rotate_pii() -> None:
+    """Re-encrypt every stored PESEL under PORTAL_PII_KEY; PORTAL_PII_KEY_PREVIOUS holds the old key."""
+    from portal.auth import service
+
+    click.echo(f"re-encrypted {service.rotate_pii_key()} resident record(s); PORTAL_PII_KEY_PREVIOUS may now go")
+
+
 @main.group(name="sandbox")
 def sandbox_group() -> None:
     """The sandbox stand-ins for login.gov.pl, the office's IdP and TpSigning5."""

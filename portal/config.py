@@ -79,6 +79,8 @@ SETTINGS: list[Setting] = [
     Setting("SEAL_KEY", _pki("office-seal.key"), "PEM private key of the office's seal."),
     Setting("PII_KEY", None, "Key (base64, 32 bytes) encrypting PESEL numbers at rest. Default: "
             "instance/secrets.json."),
+    Setting("PII_KEY_PREVIOUS", None, "During a key rotation: the old PESEL key, still accepted until "
+            "`okienko keys rotate-pii` has re-encrypted every record (docs/identity.md)."),
     Setting("DELIVERY_ADAPTERS", "desk", "Back-office adapters every submission is delivered to, comma-separated "
             "(`desk`, later `ezdrp`, `webhook` …)."),
     Setting("OUTBOX_MAX_ATTEMPTS", 12, "Delivery attempts before a message is set aside as dead.", int),
@@ -96,6 +98,7 @@ SETTINGS: list[Setting] = [
     Setting("DRAFT_RETENTION_DAYS", 30, "Unfinished drafts are deleted this many days after their last change.",
             int),
     Setting("DRAFT_REMINDER_DAYS", 7, "How many days before deletion the resident is reminded by e-mail.", int),
+    Setting("SIGNING_REAUTH_MINUTES", 60, "Before signing, a login older than this is asked again.", int),
     Setting("SESSION_IDLE_MINUTES", 20, "A session ends after this many minutes without activity (with a "
             "warning two minutes before, and the answers being typed saved).", int),
     Setting("MAX_UPLOAD_MB", 20, "Largest request body accepted, in megabytes.", int),

@@ -31,8 +31,11 @@ def create_app(pki_dir: Path, public_url: str, portal_url: str) -> Flask:
         title="login.gov.pl — Węzeł Krajowy (SANDBOX)",
         prefix="/wk",
         acr=oidc.LOA_SUBSTANTIAL,
-        accounts=[oidc.Account(p.pesel, p.name, f"PESEL {p.pesel}, {p.street} {p.building}, {p.town}",
-                               oidc.resident_claims(p)) for p in people.RESIDENTS],
+        accounts=[oidc.Account(p.pesel, p.name, f"PESEL {p.pesel}, {p.street} {p.building}, {p.town}"
+                               + (" — e-dowód (poziom wysoki)" if p.loa == "high" else ""),
+                               oidc.resident_claims(p), oidc.LOA[p.loa]) for p in people.RESIDENTS]
+        + [oidc.Account(f.identifier, f.name, f"{f.country}, eIDAS — bez numeru PESEL", oidc.foreign_claims(f),
+                        oidc.LOA["high"]) for f in people.FOREIGN],
         clients={"okienko": oidc.Client("okienko", "okienko-sandbox-secret",
                                         [f"{portal}/logowanie/powrot"], [f"{portal}/"])},
     )

@@ -8,6 +8,8 @@ with nonce, authorization code with PKCE, userinfo and RP-initiated logout.
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -23,9 +25,11 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from flask import Blueprint, Flask, abort, jsonify, redirect, render_template, request, session
+from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-LOA_SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
+LOA = {level: f"http://eidas.europa.eu/LoA/{level}" for level in ("low", "substantial", "high")}
+LOA_SUBSTANTIAL = LOA["substantial"]
 
 
 @dataclass
@@ -126,6 +130,7 @@ class Account:
     label: str
     detail: str
     claims: dict[str, Any]
+    acr: str | None = None  # the level this account signs in with (e-dowód: high)
 
 
 @dataclass
@@ -142,6 +147,8 @@ class Provider:
     codes: dict[str, AuthorizationCode] = field(default_factory=dict)
     tokens: dict[str, Token] = field(default_factory=dict)
     issuer: str = ""
+    # Test hook: how the next ID token is spoiled, as a relying party must be ready for.
+    test_mode: str | None = None
 
     def account(self, account_id: str) -> Account | None:
         return next((a for a in self.accounts if a.id == account_id), None)
@@ -170,7 +177,7 @@ def build(app: Flask, provider: Provider, public_url: str, session_key: str) -> 
                 code=code, client_id=req.client.client_id, redirect_uri=req.payload.redirect_uri,
                 scope=req.scope, user_id=req.user.id, nonce=data.get("nonce"),
                 code_challenge=data.get("code_challenge"), code_challenge_method=data.get("code_challenge_method"),
-                auth_time=int(time.time()), acr=provider.acr, expires_at=time.time() + 60,
+                auth_time=int(time.time()), acr=req.user.acr or provider.acr, expires_at=time.time() + 60,
             )
 
         def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
@@ -211,6 +218,13 @@ def build(app: Flask, provider: Provider, public_url: str, session_key: str) -> 
 
         def generate_user_info(self, user: Account, scope: str) -> UserInfo:
             return UserInfo(sub=user.id, **user.claims)
+
+        def process_token(self, grant: Any, response: Any) -> Any:
+            token = super().process_token(grant, response)
+            mode, provider.test_mode = provider.test_mode, None
+            if mode and token.get("id_token"):
+                token["id_token"] = spoil(token["id_token"], mode, provider)
+            return token
 
     def save_token(token: dict[str, Any], req: Any) -> None:
         provider.tokens[token["access_token"]] = Token(
@@ -262,6 +276,20 @@ def build(app: Flask, provider: Provider, public_url: str, session_key: str) -> 
         """Test hook of the sandbox: start signing with a new key, keep the old one published."""
         return jsonify({"kid": provider.rotate_key().kid})
 
+    @bp.get("/session")
+    def sso_state() -> Any:
+        """Whether this browser is signed in at the provider (the single sign-on a logout must end)."""
+        return jsonify({"signed_in": bool(session.get(session_key))})
+
+    @bp.post("/test-mode")
+    def test_mode() -> Any:
+        """Test hook of the sandbox: spoil the next ID token (see `spoil`)."""
+        mode = request.form.get("mode", "")
+        if mode not in SPOILERS:
+            abort(400)
+        provider.test_mode = mode
+        return jsonify({"mode": mode})
+
     @bp.route("/authorize", methods=["GET", "POST"])
     def authorize() -> Any:
         try:
@@ -307,6 +335,30 @@ def build(app: Flask, provider: Provider, public_url: str, session_key: str) -> 
     return bp
 
 
+SPOILERS = {"bad-signature", "expired", "wrong-nonce", "wrong-audience", "wrong-issuer", "unknown-key"}
+
+
+def spoil(id_token: str, mode: str, provider: Provider) -> str:
+    """An ID token a careful relying party must refuse: forged, expired, replayed or misdirected."""
+    header_b64, payload_b64, signature = id_token.split(".")
+    if mode == "bad-signature":
+        return f"{header_b64}.{payload_b64}.{signature[:-4]}{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}"
+    claims = json.loads(base64.urlsafe_b64decode(payload_b64 + "=" * (-len(payload_b64) % 4)))
+    key = provider.keys[0]
+    now = int(time.time())
+    if mode == "expired":
+        claims.update(iat=now - 1200, exp=now - 600, auth_time=now - 1200)
+    elif mode == "wrong-nonce":
+        claims["nonce"] = "nonce-from-another-login"
+    elif mode == "wrong-audience":
+        claims["aud"] = ["another-relying-party"]
+    elif mode == "wrong-issuer":
+        claims["iss"] = "https://evil.example/wk"
+    elif mode == "unknown-key":
+        key = RSAKey.generate_key(2048, parameters={"kid": provider.keys[0].kid or "k", "alg": "RS256"})
+    return jwt.encode({"alg": "RS256", "kid": provider.keys[0].kid or ""}, claims, key)
+
+
 def resident_claims(person: Any) -> dict[str, Any]:
     """The eIDAS natural-person attribute set, as a login.gov.pl broker passes it on."""
     return {
@@ -316,6 +368,16 @@ def resident_claims(person: Any) -> dict[str, Any]:
         "PersonIdentifier": person.pesel,
         "address": person.address_claim(),
         "AuthenticatingAuthority": "login.gov.pl (SANDBOX)",
+    }
+
+
+def foreign_claims(person: Any) -> dict[str, Any]:
+    return {
+        "CurrentGivenName": person.given_name,
+        "CurrentFamilyName": person.family_name,
+        "DateOfBirth": person.birth_date,
+        "PersonIdentifier": person.identifier,
+        "AuthenticatingAuthority": f"eIDAS node ({person.country}, SANDBOX)",
     }
 
 

@@ -16,6 +16,7 @@ class Person:
     flat: str | None
     postcode: str
     town: str
+    loa: str = "substantial"
 
     @property
     def name(self) -> str:
@@ -46,11 +47,28 @@ class Clerk:
 
 RESIDENTS = [
     Person("80010112357", "Jan", "Kowalski", "1980-01-01", "ul. Słowiańska", "12", "4", "64-100", "Leszno"),
-    Person("92051702482", "Anna", "Nowak", "1992-05-17", "Rynek", "5", None, "64-100", "Leszno"),
+    Person("92051702482", "Anna", "Nowak", "1992-05-17", "Rynek", "5", None, "64-100", "Leszno", "high"),
     Person("01230804662", "Zofia", "Łęcka-Żółtowska", "2001-03-08", "ul. Święciechowska", "7", None, "64-100",
            "Leszno"),
     Person("75113001574", "Piotr", "Wiśniewski", "1975-11-30", "ul. Narutowicza", "71", "2", "64-100", "Leszno"),
 ]
+
+@dataclass(frozen=True)
+class ForeignPerson:
+    """A citizen of another EU country signing in through eIDAS: no PESEL."""
+
+    identifier: str
+    given_name: str
+    family_name: str
+    birth_date: str
+    country: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+FOREIGN = [ForeignPerson("DE/PL/7HQ4-2211-KM", "Klaus", "Müller", "1969-04-02", "Niemcy")]
 
 CLERKS = [
     Clerk("k.zielinska", "Katarzyna Zielińska", "OR", ("registry_clerk", "clerk")),

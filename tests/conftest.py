@@ -140,6 +140,26 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+@pytest.fixture
+def other_app(app: Flask, app_config: dict[str, Any]) -> Iterator[Any]:
+    """Another portal instance on the same database with some settings changed (several offices,
+    a key rotation, a provider that is down). Its connections are closed after the test."""
+    from portal import create_app
+    from portal.extensions import db
+
+    made: list[Flask] = []
+
+    def make(**changes: Any) -> Flask:
+        made.append(create_app({**app_config, **changes}))
+        return made[-1]
+
+    yield make
+    for application in made:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test starts with empty tables (except the migrations' own)."""

@@ -46,5 +46,17 @@ class Clerk(db.Model):  # type: ignore[name-defined]
     username: Mapped[str] = mapped_column(String(200))
     display_name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str | None] = mapped_column(String(50))
-    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Roles come from the office's identity provider (a claim) and/or are assigned here by an
+    # administrator; a clerk has the union. An assigned unit overrides the claimed one.
+    claimed_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    assigned_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    assigned_unit: Mapped[str | None] = mapped_column(String(50))
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted(set(self.claimed_roles or []) | set(self.assigned_roles or []))
+
+    @property
+    def effective_unit(self) -> str | None:
+        return self.assigned_unit or self.unit

@@ -6,7 +6,7 @@ import functools
 import secrets
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -30,6 +30,83 @@ class IdentityRefused(Exception):
     def __init__(self, code: str, detail: str = "") -> None:
         self.code = code
         super().__init__(f"{code}: {detail}" if detail else code)
+
+
+# The office's roles: what each may do is decided where it is used (the desk, the admin pages).
+ROLES = {
+    "clerk": ("Pracownik merytoryczny", "Case officer"),
+    "registry_clerk": ("Pracownik kancelarii", "Registry clerk"),
+    "head_of_unit": ("Kierownik komórki", "Head of unit"),
+    "admin": ("Administrator", "Administrator"),
+}
+
+
+def clerk_required_role(role: str) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            clerk = current_clerk()
+            if clerk is None:
+                return redirect(url_for("auth.clerk_login", next=_return_address()))
+            if role not in clerk.roles:
+                from flask import abort
+
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def assign(clerk: Clerk, roles: list[str], unit: str | None) -> None:
+    """An administrator's assignment; recorded in the audit log with the before and after."""
+    before = {"roles": clerk.assigned_roles, "unit": clerk.assigned_unit}
+    clerk.assigned_roles = sorted(r for r in roles if r in ROLES)
+    clerk.assigned_unit = unit or None
+    audit.record("clerk.roles_assigned", "clerk", str(clerk.id), before=before,
+                 after={"roles": clerk.assigned_roles, "unit": clerk.assigned_unit})
+    db.session.commit()
+
+
+def rotate_pii_key() -> int:
+    """Re-encrypt every PESEL and rebuild its index under PORTAL_PII_KEY (the old key in PII_KEY_PREVIOUS)."""
+    count = 0
+    for resident in db.session.scalars(select(Resident)):
+        pesel = pii.decrypt(resident.pesel_encrypted)
+        resident.pesel_encrypted = pii.encrypt(pesel)
+        resident.pesel_index = pii.blind_index(pesel)
+        count += 1
+    audit.record("keys.pii_rotated", "resident", None, actor=("system", None), residents=count)
+    db.session.commit()
+    return count
+
+
+def clerks() -> list[Clerk]:
+    return list(db.session.scalars(select(Clerk).order_by(Clerk.display_name)))
+
+
+# eIDAS levels of assurance, in increasing order (login.gov.pl asks for substantial at least).
+LEVELS = {
+    "low": "http://eidas.europa.eu/LoA/low",
+    "substantial": "http://eidas.europa.eu/LoA/substantial",
+    "high": "http://eidas.europa.eu/LoA/high",
+}
+
+
+def level_satisfied(acr: str | None, required: str | None) -> bool:
+    """Whether the login's level (`acr`) is at least the `required` one (a key of LEVELS)."""
+    if not required:
+        return True
+    order = list(LEVELS.values())
+    return acr in order and order.index(acr) >= order.index(LEVELS[required])
+
+
+def login_age_seconds() -> float:
+    login_at = session.get("login_at")
+    if not login_at:
+        return float("inf")
+    return (utcnow() - datetime.fromisoformat(login_at)).total_seconds()
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -62,6 +139,12 @@ def resident_from_claims(claims: dict[str, Any]) -> Resident:
 
     index = pii.blind_index(pesel)
     resident = db.session.scalar(select(Resident).where(Resident.pesel_index == index))
+    old_index = pii.previous_index(pesel)
+    if resident is None and old_index:
+        # Signed in during a key rotation, before `okienko keys rotate-pii` reached this resident.
+        resident = db.session.scalar(select(Resident).where(Resident.pesel_index == old_index))
+        if resident is not None:
+            resident.pesel_index, resident.pesel_encrypted = index, pii.encrypt(pesel)
     if resident is None:
         resident = Resident(pesel_index=index, pesel_encrypted=pii.encrypt(pesel))
         db.session.add(resident)
@@ -88,7 +171,8 @@ def clerk_from_claims(issuer: str, claims: dict[str, Any]) -> Clerk:
     clerk.display_name = str(claims.get("name") or clerk.username)
     clerk.unit = claims.get(current_app.config["CLERK_CLAIM_UNIT"])
     roles = claims.get(current_app.config["CLERK_CLAIM_ROLES"]) or []
-    clerk.roles = [str(r) for r in roles] if isinstance(roles, list) else [str(roles)]
+    claimed = [str(r) for r in roles] if isinstance(roles, list) else [str(roles)]
+    clerk.claimed_roles = [r for r in claimed if r in ROLES]
     clerk.last_login_at = utcnow()
     db.session.flush()
     return clerk

@@ -13,8 +13,10 @@ from joserfc.errors import JoseError
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
+from portal import config as portal_config
 from portal.audit import service as audit
 from portal.auth import pii, service
+from portal.auth.models import Clerk
 from portal.extensions import db
 from portal.notify.mail import MailNotSent
 
@@ -53,8 +55,14 @@ def _callback_url(endpoint: str) -> str:
 @bp.get("/logowanie")
 def login() -> Any:
     session["after_login"] = service.safe_next(request.args.get("next"), "/moje-sprawy")
+    extra: dict[str, str] = {}
+    loa = request.args.get("loa")
+    if loa in service.LEVELS:
+        extra["acr_values"] = service.LEVELS[loa]  # a service needs a higher level than the last login had
+    if request.args.get("ponownie"):
+        extra.update(prompt="login", max_age="0")  # signing asks for a fresh login
     try:
-        return _provider("resident").authorize_redirect(_callback_url("auth.callback"))
+        return _provider("resident").authorize_redirect(_callback_url("auth.callback"), **extra)
     except (requests.RequestException, ValueError, AuthlibBaseError) as exc:
         return _error("provider_down", "resident", str(exc), 503)
 
@@ -69,9 +77,20 @@ def callback() -> Any:
         return _error("provider_down", "resident", str(exc), 503)
     except (AuthlibBaseError, JoseError, KeyError, ValueError) as exc:
         return _error("invalid_response", "resident", f"{type(exc).__name__}: {exc}")
-    claims = token.get("userinfo") or {}
+    claims = dict(token.get("userinfo") or {})
+    if not claims.get(current_app.config["RESIDENT_CLAIM_PESEL"]):
+        # Many brokers put only `sub` in the ID token and the attributes behind the userinfo endpoint.
+        try:
+            attributes = dict(_provider("resident").userinfo(token=token))
+        except requests.RequestException as exc:
+            return _error("provider_down", "resident", str(exc), 503)
+        except (AuthlibBaseError, ValueError) as exc:
+            return _error("invalid_response", "resident", f"userinfo: {exc}")
+        if attributes.get("sub") != claims.get("sub"):
+            return _error("invalid_response", "resident", "userinfo sub differs from the ID token's")
+        claims = {**attributes, **claims}
     try:
-        resident = service.resident_from_claims(dict(claims))
+        resident = service.resident_from_claims(claims)
     except service.IdentityRefused as exc:
         return _error(exc.code, "resident", str(exc))
     target = service.safe_next(session.get("after_login"), "/moje-sprawy")
@@ -191,6 +210,21 @@ def clerk_callback() -> Any:
     audit.record("clerk.login", "clerk", str(clerk.id), actor=("clerk", str(clerk.id)), roles=clerk.roles)
     db.session.commit()
     return redirect(target)
+
+
+@bp.route("/urzad/admin/pracownicy", methods=["GET", "POST"])
+@service.clerk_required_role("admin")
+def clerks() -> Any:
+    """Roles and units assigned in the portal, for offices whose identity provider does not send them."""
+    units = portal_config.units(current_app.config)
+    if request.method == "POST":
+        clerk = db.session.get(Clerk, request.form.get("clerk", type=int))
+        if clerk is None:
+            return render_template("error.html", code=404), 404
+        unit = request.form.get("unit") or None
+        service.assign(clerk, request.form.getlist("roles"), unit if unit in units else None)
+        return redirect(url_for("auth.clerks"))
+    return render_template("auth/clerks.html", clerks=service.clerks(), roles=service.ROLES, units=units)
 
 
 @bp.post("/urzad/wyloguj")

@@ -20,7 +20,7 @@ def _scope() -> str | None:
     """A clerk sees the parcels of their unit; the registry and administrators see every unit."""
     clerk = current_clerk()
     assert clerk is not None
-    return None if ALL_UNITS & set(clerk.roles) else (clerk.unit or "-")
+    return None if ALL_UNITS & set(clerk.roles) else (clerk.effective_unit or "-")
 
 
 def _visible(parcel_id: int) -> IncomingParcel:

@@ -140,6 +140,7 @@ class ServiceDefinition:
     attachments: tuple[AttachmentRule, ...] = ()
     attachments_xml: str = "str:Zalaczniki"
     stylesheet: str | None = None
+    loa: str | None = None  # the eIDAS level of assurance the resident's login must have
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -309,6 +310,9 @@ def parse(file: Path, data: Any) -> ServiceDefinition:
     if procedure not in PROCEDURES and not (procedure.startswith("days-") and procedure[5:].isdigit()):
         raise DefinitionError(file, "procedure", f"unknown procedure type {procedure!r}")
     jrwa = _required(file, data, "jrwa")
+    loa = data.get("loa")
+    if loa is not None and loa not in ("low", "substantial", "high"):
+        raise DefinitionError(file, "loa", "use low, substantial or high")
     attachments = tuple(_attachment(file, a) for a in data.get("attachments") or [])
     definition = ServiceDefinition(
         id=str(_required(file, data, "id")),
@@ -331,6 +335,7 @@ def parse(file: Path, data: Any) -> ServiceDefinition:
         attachments=attachments,
         attachments_xml=str(schema.get("attachments", "str:Zalaczniki")),
         stylesheet=schema.get("stylesheet"),
+        loa=loa,
         raw=data,
     )
     _check_references(file, definition)

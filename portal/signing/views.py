@@ -3,8 +3,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, session, url_for
 
+from portal.auth import service as auth
 from portal.auth.service import current_resident, resident_required
 from portal.forms import service as forms
 from portal.forms.document import DocumentInvalid
@@ -41,12 +42,27 @@ def choose(draft_id: str) -> Any:
     return render_template("signing/choose.html", draft=draft, definition=forms.definition_of(draft.eservice))
 
 
+def _login_check(draft: Draft) -> Any:
+    """A legal act needs a recent login of the level the service asks for; otherwise sign in again first."""
+    definition = forms.definition_of(draft.eservice)
+    back = url_for("signing.choose", draft_id=draft.id)
+    if not auth.level_satisfied(session.get("acr"), definition.loa):
+        return render_template("signing/level.html", definition=definition,
+                               login=url_for("auth.login", loa=definition.loa, next=back)), 403
+    if auth.login_age_seconds() > int(current_app.config["SIGNING_REAUTH_MINUTES"]) * 60:
+        return redirect(url_for("auth.login", ponownie=1, next=back))
+    return None
+
+
 @bp.post("/wnioski/<draft_id>/podpis/profil-zaufany")
 @resident_required
 def trusted_profile(draft_id: str) -> Any:
     draft = _own_draft(draft_id)
     if draft.state == "submitted" or forms.unfinished_steps(draft):
         return redirect(url_for("signing.choose", draft_id=draft.id))
+    refused = _login_check(draft)
+    if refused is not None:
+        return refused
     try:
         url = service.start_trusted_profile(
             draft,

@@ -134,3 +134,78 @@ def test_an_active_session_is_extended(app: Flask, client: FlaskClient) -> None:
     token = csrf_token(client, "/konto")
     assert client.post("/sesja/przedluz", headers={"X-CSRFToken": token}).json["extended"] is True
     assert client.post("/sesja/przedluz").status_code == 400  # no CSRF token, no extension
+
+
+def test_signing_after_a_long_session_asks_for_a_fresh_login(client: FlaskClient, catalog: None) -> None:
+    login_resident(client)
+    draft_id = start_letter(client)
+    token = csrf_token(client, f"/wnioski/{draft_id}/podpis")
+    with client.session_transaction() as session:
+        session["login_at"] = (utcnow() - timedelta(hours=3)).isoformat()
+    answer = client.post(f"/wnioski/{draft_id}/podpis/profil-zaufany", data={"csrf_token": token})
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/logowanie?ponownie=1")
+    again = client.get(answer.headers["Location"])
+    assert "prompt=login" in again.headers["Location"] and "max_age=0" in again.headers["Location"]
+
+
+def test_a_service_that_needs_a_high_level_login_says_so(app: Flask, client: FlaskClient, catalog: None) -> None:
+    from portal.forms.models import EService
+
+    with app.app_context():
+        letter = db.session.scalar(select(EService).where(EService.slug == "pismo-ogolne"))
+        letter.definition = {**letter.definition, "loa": "high"}
+        db.session.commit()
+        forms._parsed.clear()
+    try:
+        login_resident(client)  # Jan Kowalski signs in at "substantial"
+        draft_id = start_letter(client)
+        token = csrf_token(client, f"/wnioski/{draft_id}/podpis")
+        refused = client.post(f"/wnioski/{draft_id}/podpis/profil-zaufany", data={"csrf_token": token})
+        assert refused.status_code == 403
+        page = refused.get_data(as_text=True)
+        assert "Potrzebne silniejsze logowanie" in page and "loa=high" in page
+        login_resident(client, "92051702482")  # Anna Nowak, e-dowód: high
+        draft_id = start_letter(client)
+        token = csrf_token(client, f"/wnioski/{draft_id}/podpis")
+        assert client.post(f"/wnioski/{draft_id}/podpis/profil-zaufany", data={"csrf_token": token}).status_code == 302
+    finally:
+        forms._parsed.clear()
+
+
+def test_the_pesel_key_can_be_rotated_without_losing_anyone(app_config: dict, client: FlaskClient,
+                                                            other_app: Any) -> None:
+    import base64
+    import secrets
+
+    from portal.auth import pii, service
+
+    login_resident(client)
+    new_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    with other_app(PII_KEY=new_key, PII_KEY_PREVIOUS=app_config["PII_KEY"]).app_context():
+        assert service.rotate_pii_key() == 1
+        resident = db.session.scalar(select(Resident))
+        assert pii.decrypt(resident.pesel_encrypted) == "80010112357"
+        assert resident.pesel_index == pii.blind_index("80010112357")
+    with other_app(PII_KEY=new_key).app_context():  # the old key is gone
+        assert pii.decrypt(db.session.scalar(select(Resident)).pesel_encrypted) == "80010112357"
+
+
+def test_an_administrator_assigns_roles_and_units(app: Flask, client: FlaskClient) -> None:
+    from portal.auth.models import Clerk
+    from tests.helpers import login_clerk
+
+    login_clerk(client, "t.lewandowski")
+    assert client.get("/urzad/admin/pracownicy").status_code == 403
+    admin = app.test_client()
+    login_clerk(admin, "admin")
+    page = admin.get("/urzad/admin/pracownicy")
+    assert page.status_code == 200 and "Tomasz Lewandowski" in page.get_data(as_text=True)
+    with app.app_context():
+        tomasz = db.session.scalar(select(Clerk).where(Clerk.username == "t.lewandowski"))
+        tomasz_id = tomasz.id
+    answer = admin.post("/urzad/admin/pracownicy", data={"csrf_token": csrf_token(admin, "/urzad/admin/pracownicy"),
+                                                         "clerk": tomasz_id, "roles": ["head_of_unit"], "unit": "OR"})
+    assert answer.status_code == 302
+    with app.app_context():
+        tomasz = db.session.get(Clerk, tomasz_id)
+        assert tomasz.roles == ["clerk", "head_of_unit"] and tomasz.effective_unit == "OR"

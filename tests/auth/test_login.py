@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from portal import create_app
 from portal.audit.models import AuditEntry
 from portal.auth import pii
 from portal.auth.models import Clerk, Resident
 from portal.extensions import db
 from tests.conftest import free_port
-from tests.helpers import JAN, local, login_clerk, login_resident
+from tests.helpers import JAN, csrf_token, local, login_clerk, login_resident
 
 
 def authorize(client: FlaskClient, account: str = JAN) -> str:
@@ -77,15 +77,11 @@ def test_replayed_code_is_refused(app: Flask, client: FlaskClient) -> None:
     assert [r["reason"] for r in refusals(app)] == ["invalid_response"]
 
 
-def test_provider_that_is_down_gets_a_clear_page(app_config: dict[str, Any]) -> None:
-    down = create_app({**app_config, "RESIDENT_OIDC_ISSUER": f"http://127.0.0.1:{free_port()}/wk"})
-    try:
-        page = down.test_client().get("/logowanie")
-        assert page.status_code == 503
-        assert "Usługa logowania jest teraz niedostępna" in page.get_data(as_text=True)
-    finally:
-        with down.app_context():
-            db.engine.dispose()
+def test_provider_that_is_down_gets_a_clear_page(other_app: Any) -> None:
+    down = other_app(RESIDENT_OIDC_ISSUER=f"http://127.0.0.1:{free_port()}/wk")
+    page = down.test_client().get("/logowanie")
+    assert page.status_code == 503
+    assert "Usługa logowania jest teraz niedostępna" in page.get_data(as_text=True)
 
 
 def test_return_address_is_never_another_site(client: FlaskClient) -> None:
@@ -107,3 +103,39 @@ def test_pages_for_residents_ask_for_login_first(client: FlaskClient) -> None:
     answer = client.get("/moje-sprawy")
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/logowanie?next=")
     assert client.get("/urzad/").headers["Location"].startswith("/urzad/logowanie")
+
+
+@pytest.mark.parametrize("mode", ["bad-signature", "expired", "wrong-nonce", "wrong-audience", "wrong-issuer",
+                                  "unknown-key"])
+def test_a_spoiled_id_token_is_refused_with_a_clear_page(app: Flask, client: FlaskClient, sandbox_url: str,
+                                                         mode: str) -> None:
+    requests.post(f"{sandbox_url}/wk/test-mode", data={"mode": mode}, timeout=10).raise_for_status()
+    page = client.get(local(authorize(client)))
+    assert page.status_code == 400, (mode, page.status_code)
+    assert "Nie udało się potwierdzić Twojej tożsamości" in page.get_data(as_text=True)
+    assert [r["reason"] for r in refusals(app)] == ["invalid_response"]
+    with app.app_context():
+        assert db.session.scalar(select(Resident)) is None
+    with client.session_transaction() as session:
+        assert "resident_id" not in session
+
+
+def test_a_login_without_pesel_is_refused(app: Flask, client: FlaskClient) -> None:
+    page = client.get(local(authorize(client, account="DE/PL/7HQ4-2211-KM")))
+    assert page.status_code == 400
+    assert "nie przekazała numeru PESEL" in page.get_data(as_text=True)
+    assert refusals(app)[0]["reason"] == "missing_pesel"
+
+
+def test_logout_ends_the_portal_and_the_provider_sessions(client: FlaskClient, sandbox_url: str) -> None:
+    browser = login_resident(client)
+    assert browser.get(f"{sandbox_url}/wk/session", timeout=10).json()["signed_in"] is True
+    token = csrf_token(client, "/moje-sprawy")
+    out = client.post("/wyloguj", data={"csrf_token": token})
+    assert out.status_code == 302
+    end_session = out.headers["Location"]
+    assert end_session.startswith(f"{sandbox_url}/wk/logout?") and "id_token_hint=" in end_session
+    back = browser.get(end_session, allow_redirects=False, timeout=10)
+    assert back.status_code == 302 and back.headers["Location"].endswith("/")
+    assert client.get("/moje-sprawy").status_code == 302
+    assert browser.get(f"{sandbox_url}/wk/session", timeout=10).json()["signed_in"] is False
