@@ -139,3 +139,14 @@ def test_logout_ends_the_portal_and_the_provider_sessions(client: FlaskClient, s
     assert back.status_code == 302 and back.headers["Location"].endswith("/")
     assert client.get("/moje-sprawy").status_code == 302
     assert browser.get(f"{sandbox_url}/wk/session", timeout=10).json()["signed_in"] is False
+
+
+def test_login_still_works_after_the_provider_rotates_its_signing_key(app: Flask, sandbox_url: str) -> None:
+    first = app.test_client()
+    login_resident(first)  # the portal now holds the provider's current JWKS
+    new_kid = requests.post(f"{sandbox_url}/wk/rotate-key", timeout=10).json()["kid"]
+    kids = [k["kid"] for k in requests.get(f"{sandbox_url}/wk/jwks", timeout=10).json()["keys"]]
+    assert kids[0] == new_kid and len(kids) >= 2  # the old key stays published for tokens already issued
+    second = app.test_client()
+    login_resident(second)  # an ID token signed with a key the portal has not seen yet
+    assert "Jan Kowalski" in second.get("/konto").get_data(as_text=True)
