@@ -88,6 +88,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.add_template_filter(_localtime, "localtime")
     app.add_template_filter(lambda moment: moment.astimezone(WARSAW).strftime("%d.%m.%Y"), "localdate")
+    app.add_template_filter(_level_name, "loa")
     if app.config["CATALOG_LOAD_AT_START"]:
         _load_catalog(app)
 
@@ -142,6 +143,15 @@ def _load_catalog(app: Flask) -> None:
         log.info("loaded %s", label)
     for error in report.errors:
         log.error("refused %s", error)
+
+
+def _level_name(acr: str | None) -> str:
+    """An eIDAS level of assurance in words."""
+    from flask_babel import gettext as _
+
+    names = {"low": _("niski"), "substantial": _("znaczący"), "high": _("wysoki")}
+    level = (acr or "").rsplit("/", 1)[-1]
+    return f"{names[level]} ({level})" if level in names else (acr or "—")
 
 
 def _localtime(moment: Any) -> str:
