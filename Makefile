@@ -25,7 +25,7 @@ node_modules/.installed: package.json
 
 run: install
 	$(BIN)/okienko keys init
-	$(BIN)/okienko sandbox pki
+	$(BIN)/okienko sandbox pki --port $(SANDBOX_PORT)
 	$(BIN)/okienko db upgrade
 	$(BIN)/okienko catalog load catalog
 	$(BIN)/okienko demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)

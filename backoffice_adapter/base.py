@@ -35,6 +35,7 @@ class Envelope:
     upo: bytes
     signature: dict[str, Any]
     attachments: tuple[Attachment, ...] = field(default=())
+    detached_signature: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY") or not app.config.get("PII_KEY"):
         raise RuntimeError("PORTAL_SECRET_KEY and PORTAL_PII_KEY are not set: run `okienko keys init` first")
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pyhanko_certvalidator").setLevel(logging.WARNING)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)

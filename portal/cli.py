@@ -70,9 +70,12 @@ def sandbox_group() -> None:
 
 @sandbox_group.command("pki", with_appcontext=False)
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=portal_config.INSTANCE_DIR / "pki")
-def sandbox_pki(directory: Path) -> None:
+@click.option("--port", default=5001, show_default=True,
+              help="the sandbox's port (its CRL address goes into certificates)")
+def sandbox_pki(directory: Path, port: int) -> None:
     """Create the sandbox test PKI (CA, office seal, trusted-profile seal, TSA, residents)."""
-    subprocess.run([sys.executable, "-m", "sandbox", "pki", str(directory)], check=True)
+    subprocess.run([sys.executable, "-m", "sandbox", "pki", str(directory), "--crl-url",
+                    f"http://127.0.0.1:{port}/pki/ca.crl"], check=True)
 
 
 @sandbox_group.command("run", with_appcontext=False)
@@ -186,6 +189,91 @@ def catalog_list(as_json: bool) -> None:
     else:
         for row in rows:
             click.echo(f"{row['id']:<30} {row['version']:<10} {row['title']['pl']}")
+
+
+@main.group(name="trust")
+def trust_group() -> None:
+    """Trust anchors for signatures: trusted lists and the administrator's own certificates."""
+
+
+@trust_group.command("import")
+@click.argument("source")
+def trust_import(source: str) -> None:
+    """Import a trusted list (TSL XML) from a FILE or an https URL; its signature is checked first."""
+    import requests
+
+    from portal.signing import trust
+
+    if source.startswith(("http://", "https://")):
+        data = requests.get(source, timeout=30).content
+    else:
+        data = Path(source).read_bytes()
+    try:
+        report = trust.import_tsl(data)
+    except trust.TrustListRefused as refusal:
+        click.echo(f"REFUSED    {source}: {refusal}", err=True)
+        sys.exit(1)
+    click.echo(f"trusted list {report.territory} #{report.sequence}: {len(report.added)} added, "
+               f"{len(report.kept)} kept, {len(report.withdrawn)} withdrawn")
+
+
+@trust_group.command("add")
+@click.argument("pem", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def trust_add(pem: Path) -> None:
+    """Trust the CA certificate(s) in PEM in addition to the lists."""
+    from portal.signing import trust
+
+    for subject in trust.add_anchor(pem.read_bytes()):
+        click.echo(f"added      {subject}")
+
+
+@trust_group.command("list")
+def trust_list() -> None:
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.signing.models import TrustAnchor
+
+    for anchor in db.session.scalars(select(TrustAnchor).order_by(TrustAnchor.source, TrustAnchor.subject)):
+        click.echo(f"{'active ' if anchor.active else 'retired'}  {anchor.source:<12} {anchor.subject}")
+
+
+@main.group(name="signature")
+def signature_group() -> None:
+    """Signed documents."""
+
+
+@signature_group.command("verify")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--content", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="the signed document, for a detached signature (or to compare an enveloped one with)")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--offline", is_flag=True, help="no revocation check; the embedded certificate is its own anchor "
+                                              "(integrity of the file only)")
+@click.option("--trust", "extra", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
+              help="an additional trust anchor (PEM)")
+def signature_verify(file: Path, content: Path | None, as_json: bool, offline: bool, extra: tuple[Path, ...]) -> None:
+    """Verify a signed XML document exactly as the portal does; exit status 0 only when valid."""
+    from portal.signing import trust, verify
+
+    anchors = list(trust.anchors())
+    for path in extra:
+        anchors += verify.der_certificates(path.read_bytes())
+    policy = verify.Policy(trust_anchors=tuple(anchors),
+                           revocation_mode="offline" if offline else current_app.config["REVOCATION_MODE"],
+                           accept_embedded_certificate=offline)
+    data = file.read_bytes()
+    given = content.read_bytes() if content else None
+    verdict = verify.verify(data, policy, require_person=False, detached_content=given,
+                            expected_document=given)
+    report = verdict.report()
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"{verdict.indication}: {report['signer'] or 'unknown signer'}")
+        for reason in report["reasons"]:
+            click.echo(f"  - {reason}")
+    sys.exit(0 if verdict.valid else 1)
 
 
 @main.group(name="drafts")

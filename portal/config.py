@@ -73,7 +73,12 @@ SETTINGS: list[Setting] = [
     Setting("CLERK_CLAIM_UNIT", "unit", "Claim naming a clerk's unit code."),
     Setting("TPSIGNING_URL", _sandbox("/tpsigning5"),
             "TpSigning5 endpoint (production: https://pz.gov.pl/ep-services/tpSigning5)."),
+    Setting("TPSIGNING_WSSE_CERT", _pki("office-system.pem"), "The office's system certificate (PEM) that signs "
+            "every TpSigning5 request (WS-Security). Empty: requests are not signed."),
+    Setting("TPSIGNING_WSSE_KEY", _pki("office-system.key"), "Its private key (PEM)."),
     Setting("TRUST_ANCHORS", _pki("ca.pem"), "PEM file of trusted root certificates for signatures."),
+    Setting("TSL_SIGNERS", _pki("tsl-signer.pem"), "PEM of the trusted-list operators' certificates whose "
+            "signature `okienko trust import` accepts (production: the Polish list operator's, from the EU list)."),
     Setting("REVOCATION_MODE", "soft-fail", "Revocation checking: `require`, `soft-fail` or `offline`."),
     Setting("SEAL_CERT", _pki("office-seal.pem"), "PEM certificate of the office's seal (receipts)."),
     Setting("SEAL_KEY", _pki("office-seal.key"), "PEM private key of the office's seal."),

@@ -6,6 +6,7 @@ from portal.auth.models import Clerk, Resident
 from portal.desk.models import IncomingParcel, RpwCounter
 from portal.forms.models import Draft, DraftAttachment, EService
 from portal.inbox.models import Submission
+from portal.signing.models import TrustAnchor
 from portal.status.models import CaseEvent
 from portal.storage.models import Blob
 
@@ -22,4 +23,5 @@ __all__ = [
     "Resident",
     "RpwCounter",
     "Submission",
+    "TrustAnchor",
 ]

@@ -18,12 +18,14 @@ def main() -> None:
     pki = sub.add_parser("pki", help="create the sandbox test PKI")
     pki.add_argument("directory", type=Path)
     pki.add_argument("--force", action="store_true")
+    pki.add_argument("--crl-url", default="http://127.0.0.1:5001/pki/ca.crl",
+                     help="where certificates say the CA's CRL is (the sandbox serves it at /pki/ca.crl)")
     args = parser.parse_args()
 
     if args.command == "pki":
         from sandbox import pki as sandbox_pki
 
-        made = sandbox_pki.generate(args.directory, force=args.force)
+        made = sandbox_pki.generate(args.directory, crl_url=args.crl_url, force=args.force)
         print(f"{'created' if made else 'kept existing'} sandbox PKI in {args.directory}")
         return
 

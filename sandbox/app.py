@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, Response, render_template, request
 
-from sandbox import oidc, people, tpsigning
+from sandbox import oidc, people, qualified, tpsigning, tsl
 from sandbox import pki as sandbox_pki
 
 
@@ -16,7 +17,7 @@ def create_app(pki_dir: Path, public_url: str, portal_url: str) -> Flask:
     """`public_url` is where browsers reach the sandbox; `portal_url` is the relying party it serves."""
     # The sandbox runs on loopback over plain HTTP, as the official integration simulators allow.
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
-    sandbox_pki.generate(pki_dir)
+    sandbox_pki.generate(pki_dir, crl_url=f"{public_url.rstrip('/')}/pki/ca.crl")
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secrets.token_hex(32),
@@ -55,6 +56,38 @@ def create_app(pki_dir: Path, public_url: str, portal_url: str) -> Flask:
     @app.get("/")
     def index() -> str:
         return render_template("index.html", residents=people.RESIDENTS, clerks=people.CLERKS)
+
+    @app.route("/kwalifikowany", methods=["GET", "POST"])
+    def qualified_signer() -> Any:
+        """A stand-in for the resident's desktop signing software, with the demo qualified certificates."""
+        if request.method == "GET":
+            return render_template("qualified.html", residents=people.RESIDENTS)
+        upload = request.files.get("dokument")
+        person = people.resident(request.form.get("certyfikat", ""))
+        if upload is None or person is None:
+            return render_template("error.html", provider=None, error="bad_request",
+                                   description="Wybierz dokument i certyfikat."), 400
+        name = Path(upload.filename or "dokument.xml").name
+        detached = request.form.get("rodzaj") == "zewnetrzny"
+        signed = qualified.sign(upload.read(), (pki_dir / "residents" / f"{person.pesel}.pem").read_bytes(),
+                                (pki_dir / "residents" / f"{person.pesel}.key").read_bytes(),
+                                detached_name=name if detached else None)
+        response = Response(signed, mimetype="application/xml")
+        filename = f"{name}.xades" if detached else name.replace(".xml", "-podpisany.xml")
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    @app.get("/pki/ca.crl")
+    def crl() -> Response:
+        return Response(sandbox_pki.crl(pki_dir), mimetype="application/pkix-crl")
+
+    @app.get("/pki/ca.pem")
+    def ca() -> Response:
+        return Response((pki_dir / "ca.pem").read_bytes(), mimetype="application/x-pem-file")
+
+    @app.get("/pki/tsl.xml")
+    def trusted_list() -> Response:
+        return Response(tsl.build(pki_dir), mimetype="application/xml")
 
     @app.get("/health")
     def health() -> dict[str, str]:

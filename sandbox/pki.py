@@ -1,11 +1,17 @@
 """The sandbox's own test PKI: one root CA issuing every certificate the demo needs.
 
-    ca.pem / ca.key                  root "Sandbox Root CA" (stands for the national trust list)
+    ca.pem / ca.key                  root "Okienko Sandbox Root CA" (stands for a qualified trust service provider)
     office-seal.pem / .key           the office's electronic seal (receipts, letters)
+    office-system.pem / .key         the office's system certificate (WS-Security towards pz.gov.pl)
     tp-seal.pem / .key               the trusted-profile service's seal (stands for the minister's)
     tsa.pem / .key                   the time-stamping authority
+    tsl-signer.pem / .key            the operator of the sandbox trusted list (tsl.xml)
     residents/<PESEL>.pem / .key     demo residents' qualified certificates (serialNumber PNOPL-<PESEL>)
-    idp-<n>.pem                      the identity providers' token-signing keys
+    residents/<PESEL>-revoked.*      a certificate the CA has revoked (it is on the CRL)
+    residents/<PESEL>-expired.*      a certificate past its validity
+    revoked.txt                      serial numbers on the CRL, one per line (hex)
+
+Every end-entity certificate names the CA's CRL at `crl_url`; the sandbox serves a fresh CRL there.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sandbox import people
 
 ORGANIZATION_IDENTIFIER = x509.ObjectIdentifier("2.5.4.97")
+DEFAULT_CRL_URL = "http://127.0.0.1:5001/pki/ca.crl"
 
 
 def _key() -> rsa.RSAPrivateKey:
@@ -37,21 +44,30 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
 def _issue(subject: x509.Name, key: rsa.RSAPrivateKey, ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey,
-           *, usage: x509.KeyUsage, eku: list[x509.ObjectIdentifier] | None = None, years: int = 3) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
+           crl_url: str, *, usage: x509.KeyUsage, eku: list[x509.ObjectIdentifier] | None = None,
+           not_before: datetime.datetime | None = None, not_after: datetime.datetime | None = None,
+           ) -> x509.Certificate:
+    now = _now()
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365 * years))
+        .not_valid_before(not_before or now - datetime.timedelta(days=1))
+        .not_valid_after(not_after or now + datetime.timedelta(days=365 * 3))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(usage, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)], relative_name=None, reasons=None, crl_issuer=None)]),
+            critical=False)
     )
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=True)
@@ -64,12 +80,22 @@ def _signing_usage(*, digital_signature: bool = True) -> x509.KeyUsage:
                          encipher_only=False, decipher_only=False)
 
 
-def generate(directory: Path, *, force: bool = False) -> bool:
+def _person_name(person: people.Person) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
+        x509.NameAttribute(NameOID.GIVEN_NAME, person.given_name),
+        x509.NameAttribute(NameOID.SURNAME, person.family_name),
+        x509.NameAttribute(NameOID.SERIAL_NUMBER, f"PNOPL-{person.pesel}"),
+        x509.NameAttribute(NameOID.COMMON_NAME, person.name),
+    ])
+
+
+def generate(directory: Path, *, crl_url: str = DEFAULT_CRL_URL, force: bool = False) -> bool:
     """Create the PKI in `directory` unless it is already there; return whether anything was made."""
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / "ca.pem").exists() and not force:
         return False
-    now = datetime.datetime.now(datetime.UTC)
+    now = _now()
     ca_key = _key()
     ca_name = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
@@ -82,7 +108,7 @@ def generate(directory: Path, *, force: bool = False) -> bool:
         .issuer_name(ca_name)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_before(now - datetime.timedelta(days=3650))
         .not_valid_after(now + datetime.timedelta(days=365 * 10))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
@@ -94,8 +120,8 @@ def generate(directory: Path, *, force: bool = False) -> bool:
     _write_key(directory / "ca.key", ca_key)
     _write_cert(directory / "ca.pem", ca_cert)
 
-    def seal(filename: str, organisation: str, identifier: str, common_name: str,
-             eku: list[x509.ObjectIdentifier] | None = None) -> None:
+    def organisation(filename: str, organisation: str, identifier: str, common_name: str,
+                     eku: list[x509.ObjectIdentifier] | None = None, digital_signature: bool = True) -> None:
         key = _key()
         subject = x509.Name([
             x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
@@ -103,27 +129,62 @@ def generate(directory: Path, *, force: bool = False) -> bool:
             x509.NameAttribute(ORGANIZATION_IDENTIFIER, identifier),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ])
-        cert = _issue(subject, key, ca_cert, ca_key, usage=_signing_usage(), eku=eku)
+        cert = _issue(subject, key, ca_cert, ca_key, crl_url, usage=_signing_usage(digital_signature=digital_signature),
+                      eku=eku)
         _write_key(directory / f"{filename}.key", key)
         _write_cert(directory / f"{filename}.pem", cert)
 
-    seal("office-seal", "Urząd Miasta Leszna", "VATPL-6970011183", "Urząd Miasta Leszna — pieczęć elektroniczna")
-    seal("tp-seal", "Ministerstwo Cyfryzacji (SANDBOX)", "VATPL-5252993224", "Profil Zaufany — pieczęć (SANDBOX)")
-    seal("tsa", "Okienko Sandbox", "VATPL-0000000000", "Okienko Sandbox TSA", [ExtendedKeyUsageOID.TIME_STAMPING])
+    office, ministry, sandbox = ("Urząd Miasta Leszna", "VATPL-6970011183"), \
+        ("Ministerstwo Cyfryzacji (SANDBOX)", "VATPL-5252993224"), ("Okienko Sandbox", "VATPL-0000000000")
+    organisation("office-seal", *office, "Urząd Miasta Leszna — pieczęć elektroniczna")
+    organisation("office-system", *office, "Urząd Miasta Leszna — certyfikat systemu")
+    organisation("tp-seal", *ministry, "Profil Zaufany — pieczęć (SANDBOX)")
+    organisation("tsa", *sandbox, "Okienko Sandbox TSA", [ExtendedKeyUsageOID.TIME_STAMPING])
+    organisation("tsl-signer", *sandbox, "Okienko Sandbox — operator listy zaufanej")
 
     residents = directory / "residents"
     residents.mkdir(exist_ok=True)
+    revoked: list[int] = []
     for person in people.RESIDENTS:
-        key = _key()
-        subject = x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
-            x509.NameAttribute(NameOID.GIVEN_NAME, person.given_name),
-            x509.NameAttribute(NameOID.SURNAME, person.family_name),
-            x509.NameAttribute(NameOID.SERIAL_NUMBER, f"PNOPL-{person.pesel}"),
-            x509.NameAttribute(NameOID.COMMON_NAME, person.name),
-        ])
         # Qualified certificates for signatures typically carry nonRepudiation only.
-        cert = _issue(subject, key, ca_cert, ca_key, usage=_signing_usage(digital_signature=False), years=2)
+        usage = _signing_usage(digital_signature=False)
+        key = _key()
+        cert = _issue(_person_name(person), key, ca_cert, ca_key, crl_url, usage=usage,
+                      not_after=now + datetime.timedelta(days=730))
         _write_key(residents / f"{person.pesel}.key", key)
         _write_cert(residents / f"{person.pesel}.pem", cert)
+    jan = people.RESIDENTS[0]
+    key = _key()
+    cert = _issue(_person_name(jan), key, ca_cert, ca_key, crl_url, usage=_signing_usage(digital_signature=False))
+    _write_key(residents / f"{jan.pesel}-revoked.key", key)
+    _write_cert(residents / f"{jan.pesel}-revoked.pem", cert)
+    revoked.append(cert.serial_number)
+    key = _key()
+    cert = _issue(_person_name(jan), key, ca_cert, ca_key, crl_url, usage=_signing_usage(digital_signature=False),
+                  not_before=now - datetime.timedelta(days=800), not_after=now - datetime.timedelta(days=70))
+    _write_key(residents / f"{jan.pesel}-expired.key", key)
+    _write_cert(residents / f"{jan.pesel}-expired.pem", cert)
+    (directory / "revoked.txt").write_text("".join(f"{serial:x}\n" for serial in revoked))
     return True
+
+
+def crl(directory: Path) -> bytes:
+    """A fresh CRL (DER) listing the revoked serials, valid for a day."""
+    ca_cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), password=None)
+    now = _now()
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - datetime.timedelta(minutes=5))
+        .next_update(now + datetime.timedelta(days=1))
+        .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),  # type: ignore[arg-type]
+                       critical=False)
+    )
+    for line in (directory / "revoked.txt").read_text().split():
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(int(line, 16))
+            .revocation_date(now - datetime.timedelta(days=1)).build()
+        )
+    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)  # type: ignore[arg-type]

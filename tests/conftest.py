@@ -68,10 +68,15 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sandbox_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory, sandbox_port: int) -> Path:
     directory = tmp_path_factory.mktemp("pki")
-    subprocess.run([sys.executable, "-m", "sandbox", "pki", str(directory)], check=True, cwd=REPO,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "sandbox", "pki", str(directory), "--crl-url",
+                    f"http://127.0.0.1:{sandbox_port}/pki/ca.crl"], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return directory
 
 
@@ -81,9 +86,10 @@ def portal_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def sandbox_url(pki: Path, portal_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def sandbox_url(pki: Path, portal_port: int, sandbox_port: int,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The sandbox, started as its own process, exactly as `make run` starts it."""
-    port = free_port()
+    port = sandbox_port
     log = (tmp_path_factory.mktemp("logs") / "sandbox.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "run", "--port", str(port), "--pki", str(pki),
@@ -115,6 +121,9 @@ def app_config(database_url: str, pki: Path, sandbox_url: str, portal_port: int,
         "CLERK_OIDC_ISSUER": f"{sandbox_url}/office-idp",
         "TPSIGNING_URL": f"{sandbox_url}/tpsigning5",
         "TRUST_ANCHORS": str(pki / "ca.pem"),
+        "TSL_SIGNERS": str(pki / "tsl-signer.pem"),
+        "TPSIGNING_WSSE_CERT": str(pki / "office-system.pem"),
+        "TPSIGNING_WSSE_KEY": str(pki / "office-system.key"),
         "SEAL_CERT": str(pki / "office-seal.pem"),
         "SEAL_KEY": str(pki / "office-seal.key"),
         "REVOCATION_MODE": "offline",

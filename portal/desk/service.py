@@ -46,7 +46,8 @@ def receive(envelope: Envelope) -> IncomingParcel:
         service_id=envelope.service_id,
         service_title=envelope.service_title,
         unit=envelope.unit,
-        signature={k: envelope.signature.get(k) for k in ("indication", "valid", "signer", "signing_time", "reasons")},
+        signature={k: envelope.signature.get(k) for k in ("indication", "valid", "signer", "signing_time", "reasons",
+                                                          "chain", "certificate", "detached")},
         document=envelope.document,
         upo=envelope.upo,
     )

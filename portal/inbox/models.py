@@ -24,6 +24,8 @@ class Submission(db.Model):  # type: ignore[name-defined]
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
     eservice_id: Mapped[int] = mapped_column(ForeignKey("eservice.id"))
     document: Mapped[bytes] = mapped_column(db.LargeBinary)
+    # A qualified signature may come detached: then it is kept beside the document it signs.
+    detached_signature: Mapped[bytes | None] = mapped_column(db.LargeBinary)
     document_sha256: Mapped[str] = mapped_column(String(64))
     verdict: Mapped[dict[str, Any]] = mapped_column(JSON)
     filed_at: Mapped[datetime] = mapped_column(UTCDateTime)

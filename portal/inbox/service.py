@@ -68,18 +68,24 @@ def by_draft(draft_id: str) -> Submission | None:
 
 
 def accept(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
-    """Store the signed submission, exactly once per draft; return it (receipted)."""
+    """Store the signed submission, exactly once per draft; return it (receipted).
+
+    `signed` is the signed document, or for a detached signature the signature file: the document
+    is then the draft's prepared bytes, which that signature was verified to cover.
+    """
     existing = by_draft(draft.id)
     if existing is not None:
         return ensure_receipt(existing)
     definition = forms.definition_of(draft.eservice)
+    document = draft.document if verdict.detached and draft.document is not None else signed
     submission = Submission(
         id=str(uuid.uuid4()),
         draft_id=draft.id,
         resident_id=draft.resident_id,
         eservice_id=draft.eservice_id,
-        document=signed,
-        document_sha256=hashlib.sha256(signed).hexdigest(),
+        document=document,
+        detached_signature=signed if document is not signed else None,
+        document_sha256=hashlib.sha256(document).hexdigest(),
         verdict=verdict.stored(),
         attachments=_filed_attachments(draft),
     )
@@ -217,6 +223,7 @@ def envelope(submission_id: str) -> Envelope:
         document_sha256=submission.document_sha256,
         upo=submission.upo or b"",
         signature=submission.verdict,
+        detached_signature=submission.detached_signature,
         attachments=tuple(
             Attachment(str(a["name"]), str(a["media_type"]), storage.get(str(a["sha256"])), str(a["sha256"]))
             for a in submission.attachments or []

@@ -9,19 +9,23 @@ from portal.auth import service as auth
 from portal.extensions import db
 from portal.forms import service as forms
 from portal.forms.models import Draft
-from portal.signing import tpsigning, verify
+from portal.signing import tpsigning, trust, verify
 
 
 def policy() -> verify.Policy:
+    return verify.Policy(trust_anchors=tuple(trust.anchors()), revocation_mode=current_app.config["REVOCATION_MODE"])
+
+
+def _tpsigning() -> tpsigning.TpSigningClient:
     c = current_app.config
-    return verify.Policy.from_pem_files(c["TRUST_ANCHORS"], revocation_mode=c["REVOCATION_MODE"])
+    return tpsigning.client(c["TPSIGNING_URL"], c["TPSIGNING_WSSE_KEY"] or None, c["TPSIGNING_WSSE_CERT"] or None)
 
 
 def start_trusted_profile(draft: Draft, success_url: str, failure_url: str) -> str:
     """Prepare the document, give it to TpSigning5 and return where the resident confirms the signature."""
     document = forms.prepare_document(draft)
     title = forms.definition_of(draft.eservice).title["pl"]
-    url = tpsigning.client(current_app.config["TPSIGNING_URL"]).add_document(
+    url = _tpsigning().add_document(
         document, success_url, failure_url, f"{current_app.config['OFFICE_NAME']}: {title}"
     )
     draft.signing_ref = url
@@ -34,7 +38,15 @@ def start_trusted_profile(draft: Draft, success_url: str, failure_url: str) -> s
 def fetch_trusted_profile(draft: Draft) -> bytes | None:
     if not draft.signing_ref:
         return None
-    return tpsigning.client(current_app.config["TPSIGNING_URL"]).signed_document(draft.signing_ref)
+    return _tpsigning().signed_document(draft.signing_ref)
+
+
+def document_for_signing(draft: Draft) -> bytes:
+    """The exact bytes a resident signs in their own software (a qualified signature)."""
+    document = forms.prepare_document(draft)
+    audit.record("signing.document_downloaded", "draft", draft.id, method="qualified")
+    db.session.commit()
+    return document
 
 
 def check(draft: Draft, signed: bytes) -> verify.Verdict:

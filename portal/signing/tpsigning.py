@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import requests
+import xmlsec
 import zeep
 from zeep.exceptions import Error as ZeepError
+from zeep.wsse.signature import BinarySignature
 
 WSDL = Path(__file__).parent / "wsdl" / "tpSigning5.wsdl"
 BINDING = "{http://signing.ws.comarch.gov}TpSigning5SoapBinding"
@@ -17,12 +20,29 @@ class SigningServiceError(RuntimeError):
     """The signing service could not be reached or refused the request."""
 
 
+class SystemCertificateSignature(BinarySignature):
+    """WS-Security: every request signed (RSA-SHA256) with the office's system certificate, which travels
+    as a BinarySecurityToken — what pz.gov.pl requires of a relying party.
+
+    Responses are not signature-checked: the service does not sign them; they come over TLS.
+    """
+
+    def __init__(self, key_file: str, cert_file: str) -> None:
+        super().__init__(key_file, cert_file, signature_method=xmlsec.Transform.RSA_SHA256,
+                         digest_method=xmlsec.Transform.SHA256)
+
+    def verify(self, envelope: Any) -> Any:
+        return envelope
+
+
 class TpSigningClient:
-    def __init__(self, endpoint: str, timeout: float = 20) -> None:
+    def __init__(self, endpoint: str, wsse_key: str | None = None, wsse_cert: str | None = None,
+                 timeout: float = 20) -> None:
         transport = zeep.Transport(timeout=timeout, operation_timeout=timeout)
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True,
                                  xml_huge_tree=True)
-        client = zeep.Client(str(WSDL), transport=transport, settings=settings)
+        wsse = SystemCertificateSignature(wsse_key, wsse_cert) if wsse_key and wsse_cert else None
+        client = zeep.Client(str(WSDL), transport=transport, settings=settings, wsse=wsse)
         self._service = client.create_service(BINDING, endpoint)
 
     def add_document(self, document: bytes, success_url: str, failure_url: str, additional_info: str) -> str:
@@ -49,9 +69,10 @@ _clients: dict[str, TpSigningClient] = {}
 _lock = threading.Lock()
 
 
-def client(endpoint: str) -> TpSigningClient:
-    """Parsing the WSDL takes a while: one client per endpoint per process."""
+def client(endpoint: str, wsse_key: str | None = None, wsse_cert: str | None = None) -> TpSigningClient:
+    """Parsing the WSDL takes a while: one client per endpoint and certificate per process."""
+    key = f"{endpoint}|{wsse_key}|{wsse_cert}"
     with _lock:
-        if endpoint not in _clients:
-            _clients[endpoint] = TpSigningClient(endpoint)
-        return _clients[endpoint]
+        if key not in _clients:
+            _clients[key] = TpSigningClient(endpoint, wsse_key, wsse_cert)
+        return _clients[key]

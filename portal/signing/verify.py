@@ -14,7 +14,10 @@ import base64
 import concurrent.futures
 import copy
 import hashlib
+import io
 import re
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,7 @@ from pyhanko_certvalidator.errors import (
     PathValidationError,
     RevokedError,
 )
+from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
 from portal import xmlsafe
 
@@ -78,6 +82,8 @@ REASONS: dict[str, tuple[str, str]] = {
                 "The document contains a DOCTYPE declaration, which is not accepted."),
     "malformed": ("Plik nie jest poprawnym dokumentem XML.", "The file is not a well-formed XML document."),
     "no_signature": ("Dokument nie jest podpisany.", "The document is not signed."),
+    "detached_without_content": ("To podpis zewnętrzny (oddzielny plik): potrzebny jest też podpisany dokument.",
+                                 "This is a detached signature: the signed document is needed too."),
     "several_signatures": ("Dokument zawiera więcej niż jeden podpis.", "The document holds more than one signature."),
     "signature_misplaced": ("Podpis nie znajduje się w elemencie głównym dokumentu.",
                             "The signature is not inside the document's root element."),
@@ -142,6 +148,7 @@ class Verdict:
     chain: list[str] = field(default_factory=list)
     signer_matches_resident: bool | None = None
     content_matches: bool | None = None
+    detached: bool = False  # the signature came as a separate file beside the document
 
     @property
     def valid(self) -> bool:
@@ -177,11 +184,13 @@ class Policy:
 
     @classmethod
     def from_pem_files(cls, *paths: str | Path, revocation_mode: str = "soft-fail") -> Policy:
-        anchors: list[bytes] = []
-        for path in paths:
-            for cert in x509.load_pem_x509_certificates(Path(path).read_bytes()):
-                anchors.append(cert.public_bytes(serialization.Encoding.DER))
+        anchors = [der for path in paths for der in der_certificates(Path(path).read_bytes())]
         return cls(trust_anchors=tuple(anchors), revocation_mode=revocation_mode)
+
+
+def der_certificates(pem: bytes) -> list[bytes]:
+    """Every certificate in a PEM bundle, as DER."""
+    return [c.public_bytes(serialization.Encoding.DER) for c in x509.load_pem_x509_certificates(pem)]
 
 
 def _one(parent: etree._Element, path: str) -> etree._Element | None:
@@ -198,7 +207,7 @@ def _find_signature(root: etree._Element) -> etree._Element:
     if len(signatures) > 1:
         raise VerificationFailed("several_signatures")
     signature = signatures[0]
-    if signature.getparent() is not root:
+    if signature is not root and signature.getparent() is not root:
         raise VerificationFailed("signature_misplaced")
     return signature
 
@@ -226,8 +235,16 @@ def _signed_properties(signature: etree._Element) -> etree._Element:
     raise VerificationFailed("no_signed_properties")
 
 
-def _check_shape(root: etree._Element, signature: etree._Element, properties: etree._Element) -> None:
-    """The references must be exactly: the whole document, and this signature's SignedProperties."""
+DETACHED_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
+
+
+def _check_shape(root: etree._Element, signature: etree._Element, properties: etree._Element,
+                 detached: bool = False) -> str | None:
+    """The references must be exactly: the whole document, and this signature's SignedProperties.
+
+    A detached signature (the signature is the root) names the document by a plain file name
+    instead; that name is returned, so the caller can hand xmlsec exactly the expected bytes.
+    """
     signed_info = _one(signature, f"{{{DS}}}SignedInfo")
     if signed_info is None:
         raise VerificationFailed("cryptography")
@@ -254,6 +271,13 @@ def _check_shape(root: etree._Element, signature: etree._Element, properties: et
                 raise VerificationFailed("unexpected_reference")
             property_refs.append(reference)
             continue
+        if detached:
+            if not uri or not DETACHED_NAME.fullmatch(uri) or uri.startswith("."):
+                raise VerificationFailed("unexpected_reference")
+            if any(t.get("Algorithm") not in CANONICALISATIONS for t in transforms):
+                raise VerificationFailed("unexpected_reference")
+            document_refs.append(reference)
+            continue
         if uri not in ("", f"#{root_id}" if root_id else ""):
             raise VerificationFailed("reference_scope" if uri and uri.startswith("#") else "unexpected_reference")
         excludes_signature = False
@@ -275,6 +299,7 @@ def _check_shape(root: etree._Element, signature: etree._Element, properties: et
         raise VerificationFailed("reference_scope")
     if len(property_refs) != 1:
         raise VerificationFailed("no_signed_properties")
+    return document_refs[0].get("URI") if detached else None
 
 
 def _certificates(signature: etree._Element) -> list[x509.Certificate]:
@@ -289,12 +314,42 @@ def _certificates(signature: etree._Element) -> list[x509.Certificate]:
     return certs
 
 
-def _check_cryptography(signature: etree._Element, properties: etree._Element, cert: x509.Certificate) -> None:
+# xmlsec reads external references through IO callbacks, global to the process. The portal keeps
+# only its own: nothing is ever read from a file or the network while verifying, and a detached
+# signature's document is served from memory, exactly the bytes the caller expects.
+_detached = threading.local()
+_io_lock = threading.Lock()
+
+
+def _match(name: bytes) -> bool:
+    return name.decode(errors="replace") in getattr(_detached, "content", {})
+
+
+def _memory_io_only() -> None:
+    xmlsec.cleanup_callbacks()
+    xmlsec.register_callbacks(_match, lambda name: io.BytesIO(_detached.content[name.decode()]),
+                              lambda handle, buffer: handle.readinto(buffer), lambda handle: handle.close())
+
+
+_memory_io_only()
+
+
+def _check_cryptography(signature: etree._Element, properties: etree._Element, cert: x509.Certificate,
+                        detached: tuple[str, bytes] | None = None) -> None:
     ctx = xmlsec.SignatureContext()
     ctx.key = xmlsec.Key.from_memory(cert.public_bytes(serialization.Encoding.DER), xmlsec.KeyFormat.CERT_DER)
     ctx.register_id(properties, "Id")
     try:
-        ctx.verify(signature)
+        if detached is None:
+            ctx.verify(signature)
+            return
+        with _io_lock:
+            _memory_io_only()  # another library in this process may have registered its own
+            _detached.content = {detached[0]: detached[1]}
+            try:
+                ctx.verify(signature)
+            finally:
+                _detached.content = {}
     except xmlsec.Error as exc:
         raise VerificationFailed("cryptography") from exc
 
@@ -334,7 +389,56 @@ def _run_coroutine(coroutine: Any) -> Any:
         return pool.submit(asyncio.run, coroutine).result()
 
 
+_fetchers: tuple[float, Any] | None = None
+_fetchers_lock = threading.Lock()
+FETCH_CACHE_SECONDS = 600
+
+
+def _revocation_fetchers() -> Any:
+    """CRLs and OCSP answers fetched with `requests`, cached for ten minutes per process.
+
+    One set of fetchers keeps what it downloaded, so a busy portal does not fetch the CRL for
+    every submission; it is replaced regularly so a newly revoked certificate is seen soon.
+    """
+    global _fetchers
+    with _fetchers_lock:
+        if _fetchers is None or time.monotonic() - _fetchers[0] > FETCH_CACHE_SECONDS:
+            _fetchers = (time.monotonic(), RequestsFetcherBackend(per_request_timeout=10).get_fetchers())
+        return _fetchers[1]
+
+
+TRUST_CACHE_SECONDS = 300
+_trusted: dict[tuple[str, str, bool], tuple[float, list[str]]] = {}
+_trusted_lock = threading.Lock()
+
+
 def _check_trust(certs: list[x509.Certificate], policy: Policy) -> list[str]:
+    """The certificate path, validated; a path found valid is remembered for five minutes.
+
+    Almost every trusted-profile signature carries the same seal certificate, and path building
+    costs several milliseconds: re-validating it for each submission would be most of the work.
+    Revocation is re-checked when the entry expires (the CRLs themselves are cached ten minutes),
+    and never past the end of a certificate's validity.
+    """
+    ders = [c.public_bytes(serialization.Encoding.DER) for c in certs]
+    key = (hashlib.sha256(b"".join(ders)).hexdigest(),
+           hashlib.sha256(b"".join(sorted(policy.trust_anchors)) + policy.revocation_mode.encode()).hexdigest(),
+           policy.accept_embedded_certificate)
+    now = time.monotonic()
+    with _trusted_lock:
+        cached = _trusted.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    chain = _validate_path(certs, policy)
+    seconds_left = min(c.not_valid_after_utc.timestamp() for c in certs) - time.time()
+    with _trusted_lock:
+        if len(_trusted) > 10_000:
+            _trusted.clear()
+        _trusted[key] = (now + min(TRUST_CACHE_SECONDS, max(0.0, seconds_left)), chain)
+    return chain
+
+
+def _validate_path(certs: list[x509.Certificate], policy: Policy) -> list[str]:
     end_entity = asn1_x509.Certificate.load(certs[0].public_bytes(serialization.Encoding.DER))
     intermediates = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in certs[1:]]
     anchors = [asn1_x509.Certificate.load(der) for der in policy.trust_anchors]
@@ -345,6 +449,7 @@ def _check_trust(certs: list[x509.Certificate], policy: Policy) -> list[str]:
         trust_roots=anchors,
         allow_fetching=not offline,
         revocation_mode="soft-fail" if offline else policy.revocation_mode,
+        fetchers=None if offline else _revocation_fetchers(),
     )
     validator = CertificateValidator(end_entity, intermediate_certs=intermediates, validation_context=context)
     try:
@@ -439,10 +544,13 @@ def verify(
     expected_document: bytes | None = None,
     resident_pesel: str | None = None,
     require_person: bool = True,
+    detached_content: bytes | None = None,
 ) -> Verdict:
     """Check a signed XML document; never raises for a bad document, returns a verdict instead.
 
     `require_person` is false for seals (receipts, letters), whose signer is an organisation.
+    A detached signature (a file holding only `ds:Signature`) is checked against
+    `detached_content` (by default the expected document): the only bytes it may cover.
     """
     verdict = Verdict(indication=TOTAL_FAILED)
     try:
@@ -453,13 +561,22 @@ def verify(
         signature = _find_signature(root)
         _check_ids(root)
         properties = _signed_properties(signature)
-        _check_shape(root, signature, properties)
+        is_detached = verdict.detached = signature is root
+        name = _check_shape(root, signature, properties, detached=is_detached)
+        content = detached_content if detached_content is not None else expected_document
+        if is_detached and content is None:
+            raise VerificationFailed("detached_without_content")
         certs = _certificates(signature)
         verdict.certificate = _certificate_summary(certs[0])
-        _check_cryptography(signature, properties, certs[0])
+        _check_cryptography(signature, properties, certs[0], (name, content) if is_detached else None)  # type: ignore[arg-type]
         verdict.signing_time = _check_signing_certificate(properties, certs[0])
         verdict.signer = _signer(properties, certs[0])
-        if expected_document is not None:
+        if is_detached:
+            # The digest covered exactly `content`; it is the prepared document or it is not.
+            verdict.content_matches = expected_document is None or content == expected_document
+            if not verdict.content_matches:
+                raise VerificationFailed("content_mismatch")
+        elif expected_document is not None:
             expected = canonical_without_signature(xmlsafe.parse(expected_document, policy.max_bytes))
             verdict.content_matches = canonical_without_signature(root) == expected
             if not verdict.content_matches:

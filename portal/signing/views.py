@@ -3,7 +3,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, session, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
 
 from portal.auth import service as auth
 from portal.auth.service import current_resident, resident_required
@@ -39,7 +39,14 @@ def choose(draft_id: str) -> Any:
         return redirect(url_for("status.case", submission_id=submitted.id))
     if forms.unfinished_steps(draft):
         return redirect(url_for("forms.review", draft_id=draft.id))
-    return render_template("signing/choose.html", draft=draft, definition=forms.definition_of(draft.eservice))
+    return _choose_page(draft)
+
+
+def _choose_page(draft: Draft, problem: str | None = None, verdict: Any = None) -> str:
+    return render_template("signing/choose.html", draft=draft, definition=forms.definition_of(draft.eservice),
+                           problem=problem, verdict=verdict,
+                           sandbox_signer=current_app.config["SANDBOX_URL"].rstrip("/") + "/kwalifikowany"
+                           if current_app.config["SANDBOX"] else None)
 
 
 def _login_check(draft: Draft) -> Any:
@@ -75,6 +82,57 @@ def trusted_profile(draft_id: str) -> Any:
         log.warning("trusted-profile signing unavailable: %s", exc)
         return render_template("signing/problem.html", draft=draft, problem="service_down"), 503
     return redirect(url)
+
+
+MAX_SIGNED = 10 * 1024 * 1024
+
+
+@bp.get("/wnioski/<draft_id>/podpis/dokument.xml")
+@resident_required
+def document(draft_id: str) -> Any:
+    """The exact document to sign with a qualified signature in the resident's own software."""
+    draft = _own_draft(draft_id)
+    if draft.state == "submitted" or forms.unfinished_steps(draft):
+        return redirect(url_for("signing.choose", draft_id=draft.id))
+    try:
+        content = service.document_for_signing(draft)
+    except DocumentInvalid:
+        return render_template("signing/problem.html", draft=draft, problem="document"), 500
+    response = Response(content, mimetype="application/xml")
+    response.headers["Content-Disposition"] = f'attachment; filename="{draft.eservice.slug}-{draft.id[:8]}.xml"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/wnioski/<draft_id>/podpis/kwalifikowany")
+@resident_required
+def qualified(draft_id: str) -> Any:
+    """The resident uploads what their software produced: the signed document, or a detached signature."""
+    draft = _own_draft(draft_id)
+    submitted = inbox.by_draft(draft.id)
+    if submitted is not None:
+        return redirect(url_for("status.case", submission_id=submitted.id))
+    if forms.unfinished_steps(draft):
+        return redirect(url_for("signing.choose", draft_id=draft.id))
+    refused = _login_check(draft)
+    if refused is not None:
+        return refused
+    upload = request.files.get("podpisany")
+    if upload is None or not upload.filename:
+        return _choose_page(draft, "no_file"), 400
+    signed = upload.read(MAX_SIGNED + 1)
+    if len(signed) > MAX_SIGNED:
+        return _choose_page(draft, "too_large"), 400
+    if draft.document is None:
+        return _choose_page(draft, "not_downloaded"), 400
+    verdict = service.check(draft, signed)
+    if not verdict.valid:
+        return _choose_page(draft, "invalid", verdict), 422
+    try:
+        submission = inbox.accept(draft, signed, verdict)
+    except inbox.InboxUnavailable:
+        return render_template("signing/problem.html", draft=draft, problem="inbox_down"), 503
+    return redirect(url_for("status.case", submission_id=submission.id, zlozono=1))
 
 
 @bp.get("/wnioski/<draft_id>/podpis/powrot")

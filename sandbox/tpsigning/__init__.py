@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, redirect, rend
 from lxml import etree
 
 from sandbox import people
-from sandbox.tpsigning import xades
+from sandbox.tpsigning import wssec, xades
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 TNS = "http://signing.ws.comarch.gov"
@@ -92,6 +92,10 @@ def build(app: Flask, pki: Path) -> Blueprint:
             envelope = etree.fromstring(request.get_data(), parser)
         except etree.XMLSyntaxError:
             return _fault("malformed SOAP message")
+        try:
+            wssec.check(envelope, pki / "ca.pem")
+        except wssec.Unsigned as refusal:
+            return _fault(str(refusal))
         body = envelope.find(f"{{{SOAP}}}Body")
         operation = body[0] if body is not None and len(body) else None
         if operation is None:

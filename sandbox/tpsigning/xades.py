@@ -12,6 +12,7 @@ import base64
 import datetime
 import hashlib
 import uuid
+from collections.abc import Callable
 
 import xmlsec
 from cryptography import x509
@@ -53,9 +54,9 @@ def _claimed_role(parent: etree._Element, person: Person, role_format: str, now:
     _el(data, EPSIGNATURE, "IdentityIssueTimestamp", now.isoformat(timespec="seconds"))
 
 
-def sign(document: bytes, person: Person, cert_pem: bytes, key_pem: bytes, role_format: str = "EPSignature") -> bytes:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    root = etree.fromstring(document, parser)
+def seal(root: etree._Element, cert_pem: bytes, key_pem: bytes,
+         role: Callable[[etree._Element, datetime.datetime], None] | None = None) -> etree._Element:
+    """Append an enveloped XAdES-BES signature to `root`, the way pz.gov.pl signs (and the sandbox its lists)."""
     cert = x509.load_pem_x509_certificate(cert_pem)
     cert_der = cert.public_bytes(serialization.Encoding.DER)
     now = datetime.datetime.now(datetime.UTC)
@@ -89,8 +90,9 @@ def sign(document: bytes, person: Person, cert_pem: bytes, key_pem: bytes, role_
     _el(issuer_serial, DS, "X509IssuerName", cert.issuer.rfc4514_string())
     _el(issuer_serial, DS, "X509SerialNumber", str(cert.serial_number))
     _el(_el(signature_properties, XADES, "SignaturePolicyIdentifier"), XADES, "SignaturePolicyImplied")
-    role = _el(_el(_el(signature_properties, XADES, "SignerRole"), XADES, "ClaimedRoles"), XADES, "ClaimedRole")
-    _claimed_role(role, person, role_format, now)
+    if role is not None:
+        claimed = _el(_el(_el(signature_properties, XADES, "SignerRole"), XADES, "ClaimedRoles"), XADES, "ClaimedRole")
+        role(claimed, now)
 
     key = xmlsec.Key.from_memory(key_pem, xmlsec.KeyFormat.PEM)
     key.load_cert_from_memory(cert_pem, xmlsec.KeyFormat.PEM)
@@ -98,4 +100,12 @@ def sign(document: bytes, person: Person, cert_pem: bytes, key_pem: bytes, role_
     ctx.key = key
     ctx.register_id(properties, "Id")
     ctx.sign(signature)
+    return signature
+
+
+def sign(document: bytes, person: Person, cert_pem: bytes, key_pem: bytes, role_format: str = "EPSignature") -> bytes:
+    """The trusted-profile signature: the service's seal, the signer in ClaimedRole."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    root = etree.fromstring(document, parser)
+    seal(root, cert_pem, key_pem, lambda parent, now: _claimed_role(parent, person, role_format, now))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -180,3 +180,111 @@ def test_dtds_and_entities_are_refused_before_parsing(pki: Path, payload: bytes)
 
 def test_unsigned_document_is_refused(pki: Path, unsigned: bytes) -> None:
     assert verify.verify(unsigned, policy(pki)).reasons == ["no_signature"]
+
+
+def qualified_sign(pki: Path, data: bytes, who: str = "80010112357", detached: str | None = None) -> bytes:
+    from sandbox import qualified
+
+    return qualified.sign(data, (pki / "residents" / f"{who}.pem").read_bytes(),
+                          (pki / "residents" / f"{who}.key").read_bytes(), detached_name=detached)
+
+
+def test_qualified_enveloped_signature_names_the_signer_from_the_certificate(pki: Path, unsigned: bytes) -> None:
+    verdict = verify.verify(qualified_sign(pki, unsigned), policy(pki), expected_document=unsigned,
+                            resident_pesel="80010112357")
+    assert verdict.valid, verdict.reasons
+    assert verdict.signer.source == "certificate" and verdict.signer.name == "Jan Kowalski"
+
+
+def test_qualified_detached_signature_covers_exactly_the_prepared_document(pki: Path, unsigned: bytes) -> None:
+    signature = qualified_sign(pki, unsigned, detached="wniosek.xml")
+    assert verify.verify(signature, policy(pki), expected_document=unsigned, resident_pesel="80010112357").valid
+    other = unsigned.replace("Proszę o naprawę.".encode(), "Inna treść.".encode())
+    assert verify.verify(signature, policy(pki), expected_document=other).reasons == ["cryptography"]
+    assert verify.verify(signature, policy(pki)).reasons == ["detached_without_content"]
+
+
+def test_a_detached_reference_outside_a_plain_file_name_is_refused(pki: Path, unsigned: bytes) -> None:
+    signature = qualified_sign(pki, unsigned, detached="wniosek.xml").replace(
+        b'URI="wniosek.xml"', b'URI="file:///etc/passwd"')
+    assert verify.verify(signature, policy(pki), expected_document=unsigned).reasons == ["unexpected_reference"]
+
+
+def test_expired_certificate_is_indeterminate(pki: Path, unsigned: bytes) -> None:
+    verdict = verify.verify(qualified_sign(pki, unsigned, "80010112357-expired"), policy(pki))
+    assert verdict.indication == verify.INDETERMINATE and verdict.reasons == ["expired"]
+
+
+def test_revoked_certificate_is_refused_from_the_live_crl(pki: Path, unsigned: bytes, sandbox_url: str) -> None:
+    online = verify.Policy.from_pem_files(pki / "ca.pem", revocation_mode="require")
+    verdict = verify.verify(qualified_sign(pki, unsigned, "80010112357-revoked"), online)
+    assert verdict.indication == verify.TOTAL_FAILED and verdict.reasons == ["revoked"]
+    assert verify.verify(qualified_sign(pki, unsigned), online).valid  # the CRL does not list this one
+
+
+def test_required_revocation_check_without_a_reachable_crl_is_indeterminate(pki: Path, unsigned: bytes,
+                                                                          tmp_path: Path) -> None:
+    other = tmp_path / "pki"
+    subprocess.run([sys.executable, "-m", "sandbox", "pki", str(other), "--crl-url", "http://127.0.0.1:9/ca.crl"],
+                   check=True, capture_output=True, cwd=Path(__file__).resolve().parents[2])
+    online = verify.Policy.from_pem_files(other / "ca.pem", revocation_mode="require")
+    verdict = verify.verify(qualified_sign(other, unsigned), online)
+    assert verdict.indication == verify.INDETERMINATE and verdict.reasons == ["revocation_unknown"]
+
+
+def test_a_wrong_signing_certificate_digest_is_refused(pki: Path, unsigned: bytes, tmp_path: Path) -> None:
+    """The SignedProperties name another certificate: signed consistently, but not by the one in KeyInfo."""
+    template = tmp_path / "t.xml"
+    signed = tmp_path / "s.xml"
+    template.write_text(XMLSEC1_TEMPLATE.format(digest="A" * 43 + "="), encoding="utf-8")
+    key, cert = pki / "residents" / "80010112357.key", pki / "residents" / "80010112357.pem"
+    subprocess.run(["xmlsec1", "--sign", "--privkey-pem", f"{key},{cert}", "--id-attr:Id",
+                    "http://uri.etsi.org/01903/v1.3.2#:SignedProperties", "--output", str(signed), str(template)],
+                   check=True, capture_output=True)
+    assert verify.verify(signed.read_bytes(), policy(pki)).reasons == ["signing_certificate"]
+
+
+def test_duplicate_ids_are_refused(pki: Path, unsigned: bytes) -> None:
+    signed = tp_sign(pki, unsigned).replace(b"<wnio:Tytul>", b'<wnio:Tytul Id="x">').replace(
+        b"<wnio:MiejscowoscDokumentu>", b'<wnio:MiejscowoscDokumentu Id="x">')
+    assert verify.verify(signed, policy(pki)).reasons == ["duplicate_ids"]
+
+
+def test_an_unknown_algorithm_is_refused(pki: Path, unsigned: bytes) -> None:
+    signed = tp_sign(pki, unsigned).replace(b"xmldsig-more#rsa-sha256", b"xmldsig-more#rsa-whirlpool")
+    assert verify.verify(signed, policy(pki)).reasons == ["weak_algorithm"]
+
+
+def test_a_signature_in_the_default_namespace_verifies(pki: Path, tmp_path: Path) -> None:
+    """`xmlns="…xmldsig#"` without a prefix trips sub-tree canonicalisation in some libraries."""
+    template = tmp_path / "t.xml"
+    signed = tmp_path / "s.xml"
+    template.write_text(XMLSEC1_TEMPLATE.format(digest=cert_digest(pki / "residents" / "80010112357.pem"))
+                        .replace("ds:", "").replace('xmlns:ds="', 'xmlns="'), encoding="utf-8")
+    key, cert = pki / "residents" / "80010112357.key", pki / "residents" / "80010112357.pem"
+    subprocess.run(["xmlsec1", "--sign", "--privkey-pem", f"{key},{cert}", "--id-attr:Id",
+                    "http://uri.etsi.org/01903/v1.3.2#:SignedProperties", "--output", str(signed), str(template)],
+                   check=True, capture_output=True)
+    verdict = verify.verify(signed.read_bytes(), policy(pki))
+    assert verdict.valid, verdict.reasons
+
+
+XMLSEC1_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
+<Dokument xmlns:x="urn:test"><x:Tresc>Zażółć gęślą jaźń</x:Tresc>
+<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Id="S1">
+<ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>
+<ds:Reference URI=""><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
+<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>
+<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>
+<ds:Reference URI="#SP1" Type="http://uri.etsi.org/01903#SignedProperties"><ds:Transforms>
+<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>
+<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>
+</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data><ds:X509Certificate/></ds:X509Data></ds:KeyInfo>
+<ds:Object><xades:QualifyingProperties xmlns:xades="http://uri.etsi.org/01903/v1.3.2#" Target="#S1">
+<xades:SignedProperties Id="SP1"><xades:SignedSignatureProperties>
+<xades:SigningTime>2026-11-25T10:00:00Z</xades:SigningTime>
+<xades:SigningCertificate><xades:Cert><xades:CertDigest><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>
+<ds:DigestValue>{digest}</ds:DigestValue></xades:CertDigest></xades:Cert>
+</xades:SigningCertificate></xades:SignedSignatureProperties></xades:SignedProperties></xades:QualifyingProperties>
+</ds:Object></ds:Signature></Dokument>"""
