@@ -39,6 +39,15 @@ def upo_pdf(submission_id: str) -> Any:
     return _download(service.receipt_pdf(submission), "application/pdf", f"UPO-{submission.receipt_id}.pdf")
 
 
+@bp.get("/moje-sprawy/<submission_id>/podpis.xades")
+@resident_required
+def detached_signature(submission_id: str) -> Any:
+    submission = _own(submission_id)
+    if submission.detached_signature is None:
+        abort(404)
+    return _download(submission.detached_signature, "application/xml", f"podpis-{submission.receipt_id}.xades")
+
+
 @bp.get("/moje-sprawy/<submission_id>/dokument.xml")
 @resident_required
 def document(submission_id: str) -> Any:

@@ -55,6 +55,8 @@ def test_resident_files_with_a_detached_qualified_signature(app: Flask, client: 
         submission = db.session.scalar(select(Submission))
         assert submission.document == document and submission.detached_signature == signature
         assert submission.verdict["detached"] is True
+        submission_id = submission.id
+    assert client.get(f"/moje-sprawy/{submission_id}/podpis.xades").data == signature
 
 
 def test_a_qualified_signature_by_someone_else_is_refused_in_place(client: FlaskClient, catalog: None,
