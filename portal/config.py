@@ -89,6 +89,8 @@ SETTINGS: list[Setting] = [
     Setting("DELIVERY_ADAPTERS", "desk", "Back-office adapters every submission is delivered to, comma-separated "
             "(`desk`, later `ezdrp`, `webhook` …)."),
     Setting("OUTBOX_MAX_ATTEMPTS", 12, "Delivery attempts before a message is set aside as dead.", int),
+    Setting("BLOB_STORE", "database", "Where documents, receipts and attachments are kept: `database`, "
+            "`filesystem:/path` or `s3:bucket?endpoint=https://…&region=…` (docs/storage.md)."),
     Setting("CATALOG_LOAD_AT_START", True, "Load new versions from PORTAL_CATALOG_DIR whenever the portal starts.",
             bool),
     Setting("CATALOG_DIR", "{REPO_ROOT}/catalog", "Folder of e-service definitions that `okienko catalog load` "

@@ -10,10 +10,12 @@ from portal.auth.models import Resident
 from portal.db_types import UTCDateTime
 from portal.extensions import db
 from portal.forms.models import EService
+from portal.storage import service as storage
 
 
 class Submission(db.Model):  # type: ignore[name-defined]
-    """A signed document the office has received. Its bytes are kept exactly as they arrived."""
+    """A signed document the office has received. Its bytes are kept exactly as they arrived,
+    in the blob store under their SHA-256; the row holds the addresses."""
 
     __tablename__ = "submission"
 
@@ -23,17 +25,33 @@ class Submission(db.Model):  # type: ignore[name-defined]
     receipt_id: Mapped[str] = mapped_column(String(40), unique=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
     eservice_id: Mapped[int] = mapped_column(ForeignKey("eservice.id"))
-    document: Mapped[bytes] = mapped_column(db.LargeBinary)
-    # A qualified signature may come detached: then it is kept beside the document it signs.
-    detached_signature: Mapped[bytes | None] = mapped_column(db.LargeBinary)
     document_sha256: Mapped[str] = mapped_column(String(64))
+    # A qualified signature may come detached: then it is kept beside the document it signs.
+    detached_signature_sha256: Mapped[str | None] = mapped_column(String(64))
     verdict: Mapped[dict[str, Any]] = mapped_column(JSON)
     filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    upo: Mapped[bytes | None] = mapped_column(db.LargeBinary)
+    upo_sha256: Mapped[str | None] = mapped_column(String(64))
     upo_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    upo_pdf: Mapped[bytes | None] = mapped_column(db.LargeBinary)
+    upo_pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     # The attachments as filed: name, media type, size and SHA-256 (their bytes are in the blob store).
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     eservice: Mapped[EService] = relationship()
     resident: Mapped[Resident] = relationship()
+
+    # Reading the stored bytes back, verified against their digests.
+    @property
+    def document(self) -> bytes:
+        return storage.get(self.document_sha256)
+
+    @property
+    def upo(self) -> bytes | None:
+        return storage.get(self.upo_sha256) if self.upo_sha256 else None
+
+    @property
+    def upo_pdf(self) -> bytes | None:
+        return storage.get(self.upo_pdf_sha256) if self.upo_pdf_sha256 else None
+
+    @property
+    def detached_signature(self) -> bytes | None:
+        return storage.get(self.detached_signature_sha256) if self.detached_signature_sha256 else None

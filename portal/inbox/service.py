@@ -78,14 +78,22 @@ def accept(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
         return ensure_receipt(existing)
     definition = forms.definition_of(draft.eservice)
     document = draft.document if verdict.detached and draft.document is not None else signed
+    try:
+        # The bytes first: a file or object store writes them now, the database with the commit.
+        # Either way no submission row can exist without its content.
+        document_address = storage.put(document)
+        signature_address = storage.put(signed) if document is not signed else None
+    except storage.StorageUnavailable as exc:
+        db.session.rollback()
+        log.error("document store unavailable while accepting draft %s: %s", draft.id, exc)
+        raise InboxUnavailable(str(exc)) from exc
     submission = Submission(
         id=str(uuid.uuid4()),
         draft_id=draft.id,
         resident_id=draft.resident_id,
         eservice_id=draft.eservice_id,
-        document=document,
-        detached_signature=signed if document is not signed else None,
-        document_sha256=hashlib.sha256(document).hexdigest(),
+        document_sha256=document_address,
+        detached_signature_sha256=signature_address,
         verdict=verdict.stored(),
         attachments=_filed_attachments(draft),
     )
@@ -135,7 +143,7 @@ def _seal() -> keys.Seal:
 
 def ensure_receipt(submission: Submission) -> Submission:
     """Issue the UPO if it is not there yet. Safe to call again and from several processes at once."""
-    if submission.upo is not None:
+    if submission.upo_sha256 is not None:
         return submission
     definition = forms.definition_of(submission.eservice)
     resident: Resident = submission.resident
@@ -155,8 +163,8 @@ def ensure_receipt(submission: Submission) -> Submission:
     ), _seal())
     # Only the first receipt made is kept: a concurrent second one is thrown away.
     db.session.execute(
-        update(Submission).where(Submission.id == submission.id, Submission.upo.is_(None))
-        .values(upo=xml, upo_issued_at=issued_at)
+        update(Submission).where(Submission.id == submission.id, Submission.upo_sha256.is_(None))
+        .values(upo_sha256=storage.put(xml), upo_issued_at=issued_at)
     )
     db.session.commit()
     db.session.refresh(submission)
@@ -165,8 +173,8 @@ def ensure_receipt(submission: Submission) -> Submission:
 
 def receipt_pdf(submission: Submission) -> bytes:
     """The PDF picture of the UPO, made on first request and kept."""
-    if submission.upo_pdf is not None:
-        return submission.upo_pdf
+    if submission.upo_pdf_sha256 is not None:
+        return submission.upo_pdf or b""
     ensure_receipt(submission)
     c = current_app.config
     document = pdf.render(pdf.ReceiptSheet(
@@ -182,7 +190,8 @@ def receipt_pdf(submission: Submission) -> bytes:
         attachments=[(str(a["name"]), str(a["sha256"])) for a in submission.attachments or []],
     ))
     db.session.execute(
-        update(Submission).where(Submission.id == submission.id, Submission.upo_pdf.is_(None)).values(upo_pdf=document)
+        update(Submission).where(Submission.id == submission.id, Submission.upo_pdf_sha256.is_(None))
+        .values(upo_pdf_sha256=storage.put(document))
     )
     db.session.commit()
     db.session.refresh(submission)

@@ -45,10 +45,14 @@ def run_migrations_online() -> None:
             # work side by side. Doing it lazily in each worker was seen to fail with
             # "database is locked" under concurrent first requests.
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+            # Batch migrations rebuild tables; other tables' foreign keys must not stop that.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()  # end the implicit transaction, or Alembic's own would never commit
         context.configure(connection=connection, target_metadata=target_metadata, **conf_args)
         with context.begin_transaction():
             context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

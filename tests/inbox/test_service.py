@@ -56,7 +56,7 @@ def test_the_receipt_is_sealed_states_the_filing_time_and_covers_the_document(ct
 def test_issuing_the_receipt_again_keeps_the_first(ctx: None, catalog: None, pki: Path) -> None:
     submission = make_submission(pki)
     first = submission.upo
-    db.session.execute(Submission.__table__.update().values(upo=None))
+    db.session.execute(Submission.__table__.update().values(upo_sha256=None))
     db.session.commit()
     db.session.refresh(submission)
     inbox.ensure_receipt(submission)
