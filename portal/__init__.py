@@ -90,8 +90,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.add_template_filter(_localtime, "localtime")
     app.add_template_filter(lambda moment: moment.astimezone(WARSAW).strftime("%d.%m.%Y"), "localdate")
     app.add_template_filter(_level_name, "loa")
-    if app.config["CATALOG_LOAD_AT_START"]:
-        _load_catalog(app)
 
     for status in (400, 403, 404, 405, 410, 413, 500, 503):
         app.register_error_handler(status, _error_page)
@@ -119,7 +117,7 @@ def _register_identity_providers(app: Flask) -> None:
         )
 
 
-def _load_catalog(app: Flask) -> None:
+def load_catalog_at_start(app: Flask) -> None:
     """New service versions dropped into the catalog folder go live at the next start.
 
     Several workers may start at once: a version another worker recorded first is simply
@@ -130,6 +128,8 @@ def _load_catalog(app: Flask) -> None:
 
     from portal.forms import service
 
+    if not app.config["CATALOG_LOAD_AT_START"]:
+        return
     log = logging.getLogger("portal.catalog")
     with app.app_context():
         try:

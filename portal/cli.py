@@ -276,6 +276,28 @@ def signature_verify(file: Path, content: Path | None, as_json: bool, offline: b
     sys.exit(0 if verdict.valid else 1)
 
 
+@main.group(name="audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify(as_json: bool) -> None:
+    """Walk the chain; exit status 1 if any entry was edited, removed or reordered."""
+    from portal.audit import service
+
+    report = service.verify()
+    if as_json:
+        click.echo(json.dumps({"entries": report.entries, "intact": report.intact, "problem": report.problem,
+                               "head": report.head}))
+    elif report.intact:
+        click.echo(f"intact: {report.entries} entries, head {report.head}")
+    else:
+        click.echo(f"BROKEN after {report.entries} entries: {report.problem}", err=True)
+    sys.exit(0 if report.intact else 1)
+
+
 @main.group(name="drafts")
 def drafts_group() -> None:
     """Unfinished applications."""
@@ -341,7 +363,7 @@ def demo(host: str, port: int, sandbox_port: int) -> None:
                           "--portal-url", base_url, "--pki", str(portal_config.INSTANCE_DIR / "pki")], env=env),
         subprocess.Popen([str(bin_dir / "okienko"), "outbox", "run"], env=env),
         subprocess.Popen([str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
-                          "--access-logfile", "-", "portal:create_app()"], env=env),
+                          "--access-logfile", "-", "portal.wsgi:app"], env=env),
     ]
     time.sleep(1.5)
     click.echo("")

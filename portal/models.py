@@ -1,7 +1,7 @@
 """Every domain's models, imported together so that the metadata (and Alembic) sees all tables."""
 
 from backoffice_adapter.models import OutboxMessage
-from portal.audit.models import AuditEntry
+from portal.audit.models import AuditEntry, AuditHead
 from portal.auth.models import Clerk, Resident
 from portal.desk.models import IncomingParcel, RpwCounter
 from portal.forms.models import Draft, DraftAttachment, EService
@@ -12,6 +12,7 @@ from portal.storage.models import Blob
 
 __all__ = [
     "AuditEntry",
+    "AuditHead",
     "Blob",
     "DraftAttachment",
     "CaseEvent",
