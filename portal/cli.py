@@ -276,6 +276,35 @@ def signature_verify(file: Path, content: Path | None, as_json: bool, offline: b
     sys.exit(0 if verdict.valid else 1)
 
 
+@main.group(name="receipt")
+def receipt_group() -> None:
+    """Receipts (UPO)."""
+
+
+@receipt_group.command("verify")
+@click.argument("upo_file", metavar="UPO.xml", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--document", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="the filed document, to check it is the one the receipt covers")
+@click.option("--trust", "extra", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
+              help="an additional trust anchor (PEM)")
+@click.option("--json", "as_json", is_flag=True)
+def receipt_verify(upo_file: Path, document: Path | None, extra: tuple[Path, ...], as_json: bool) -> None:
+    """Check a UPO's seal and what it states; exit status 0 only when valid (and the document matches)."""
+    from portal.inbox import receipts
+    from portal.signing import trust, verify
+
+    anchors = trust.anchors() + [der for path in extra for der in verify.der_certificates(path.read_bytes())]
+    result = receipts.check(upo_file.read_bytes(), anchors, document.read_bytes() if document else None,
+                            current_app.config["REVOCATION_MODE"])
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"{'VALID' if result.valid else 'INVALID'}: {result.receipt_id or '-'}, filed {result.filed_at or '-'}")
+        for reason in result.reasons:
+            click.echo(f"  - {reason}")
+    sys.exit(0 if result.valid else 1)
+
+
 @main.group(name="audit")
 def audit_group() -> None:
     """The hash-chained audit log."""

@@ -76,6 +76,8 @@ SETTINGS: list[Setting] = [
     Setting("TPSIGNING_WSSE_CERT", _pki("office-system.pem"), "The office's system certificate (PEM) that signs "
             "every TpSigning5 request (WS-Security). Empty: requests are not signed."),
     Setting("TPSIGNING_WSSE_KEY", _pki("office-system.key"), "Its private key (PEM)."),
+    Setting("TSA_URL", _sandbox("/tsa"), "RFC 3161 time-stamping authority for the office's receipts (XAdES-T). "
+            "Empty: receipts are sealed without a time-stamp."),
     Setting("TRUST_ANCHORS", _pki("ca.pem"), "PEM file of trusted root certificates for signatures."),
     Setting("TSL_SIGNERS", _pki("tsl-signer.pem"), "PEM of the trusted-list operators' certificates whose "
             "signature `okienko trust import` accepts (production: the Polish list operator's, from the EU list)."),

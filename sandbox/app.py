@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, render_template, request
 
-from sandbox import oidc, people, qualified, tpsigning, tsl
+from sandbox import oidc, people, qualified, tpsigning, tsa, tsl
 from sandbox import pki as sandbox_pki
 
 
@@ -76,6 +76,13 @@ def create_app(pki_dir: Path, public_url: str, portal_url: str) -> Flask:
         filename = f"{name}.xades" if detached else name.replace(".xml", "-podpisany.xml")
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+    @app.post("/tsa")
+    def timestamp() -> Response:
+        """RFC 3161 time-stamping for the office's receipts (XAdES-T) and signed PDFs."""
+        if request.mimetype != "application/timestamp-query" or not request.data:
+            return Response("expected application/timestamp-query", status=400)
+        return Response(tsa.respond(pki_dir, request.get_data()), mimetype="application/timestamp-reply")
 
     @app.get("/pki/ca.crl")
     def crl() -> Response:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer
 
@@ -23,6 +25,7 @@ class ReceiptSheet:
     issued_at: datetime
     document_sha256: str
     attachments: list[tuple[str, str]]
+    verification_url: str
 
 
 def render(sheet: ReceiptSheet) -> bytes:
@@ -39,6 +42,11 @@ def render(sheet: ReceiptSheet) -> bytes:
     rows += [(f"Skrót SHA-256 załącznika {name}", digest) for name, digest in sheet.attachments]
 
     def story() -> list[Flowable]:
+        code = QrCodeWidget(sheet.verification_url, barLevel="M")
+        x0, y0, x1, y1 = code.getBounds()
+        size = 32 * mm
+        drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+        drawing.add(code)
         return [
             p("Urzędowe poświadczenie przedłożenia (UPO)", HEADING),
             p(f"{sheet.office_name} potwierdza, że otrzymał dokument elektroniczny opisany poniżej."),
@@ -49,6 +57,9 @@ def render(sheet: ReceiptSheet) -> bytes:
               "urzędu. Ten wydruk jest jedynie jego wizualizacją i sam niczego nie dowodzi.", SMALL),
             p("Stan sprawy sprawdzisz w portalu po zalogowaniu albo podając identyfikator poświadczenia i kod "
               "dostępu.", SMALL),
+            Spacer(1, 4 * mm),
+            drawing,
+            p(f"Sprawdź poświadczenie: {sheet.verification_url}", SMALL),
         ]
 
     return document(f"UPO {sheet.receipt_id}", sheet.office_name, "Urzędowe poświadczenie przedłożenia", story)

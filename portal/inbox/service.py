@@ -13,6 +13,8 @@ import hmac
 import logging
 import secrets
 import uuid
+from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -29,7 +31,7 @@ from portal.forms import service as forms
 from portal.forms.models import Draft
 from portal.inbox import pdf, upo
 from portal.inbox.models import Submission
-from portal.signing import keys
+from portal.signing import keys, pades, timestamp, trust
 from portal.signing.verify import Verdict
 from portal.status import service as status
 from portal.storage import service as storage
@@ -141,6 +143,30 @@ def _seal() -> keys.Seal:
     return keys.load_seal(current_app.config["SEAL_CERT"], current_app.config["SEAL_KEY"])
 
 
+def _timestamper(submission: Submission) -> Any:
+    """XAdES-T when a TSA is configured. If it does not answer, the receipt is issued without the
+    time-stamp rather than not at all: the seal alone is a valid receipt, the filing time is in it."""
+    url = current_app.config["TSA_URL"]
+    if not url:
+        return None
+
+    def stamp(data: bytes) -> bytes:
+        return timestamp.stamp(url, data, trust.anchors())
+
+    def stamp_or_skip(data: bytes) -> bytes:
+        try:
+            return stamp(data)
+        except timestamp.TimestampFailed as exc:
+            log.warning("receipt %s issued without a time-stamp: %s", submission.receipt_id, exc)
+            raise _NoTimestamp from exc
+
+    return stamp_or_skip
+
+
+class _NoTimestamp(Exception):
+    pass
+
+
 def ensure_receipt(submission: Submission) -> Submission:
     """Issue the UPO if it is not there yet. Safe to call again and from several processes at once."""
     if submission.upo_sha256 is not None:
@@ -148,7 +174,23 @@ def ensure_receipt(submission: Submission) -> Submission:
     definition = forms.definition_of(submission.eservice)
     resident: Resident = submission.resident
     issued_at = utcnow()
-    xml = upo.build(upo.ReceiptData(
+    try:
+        xml = _receipt_xml(submission, definition, resident, issued_at, with_timestamp=True)
+    except _NoTimestamp:
+        xml = _receipt_xml(submission, definition, resident, issued_at, with_timestamp=False)
+    # Only the first receipt made is kept: a concurrent second one is thrown away.
+    db.session.execute(
+        update(Submission).where(Submission.id == submission.id, Submission.upo_sha256.is_(None))
+        .values(upo_sha256=storage.put(xml), upo_issued_at=issued_at)
+    )
+    db.session.commit()
+    db.session.refresh(submission)
+    return submission
+
+
+def _receipt_xml(submission: Submission, definition: Any, resident: Resident, issued_at: Any,
+                 with_timestamp: bool) -> bytes:
+    return upo.build(upo.ReceiptData(
         receipt_id=submission.receipt_id,
         office_name=current_app.config["OFFICE_NAME"],
         office_id=current_app.config["OFFICE_ID"],
@@ -160,15 +202,7 @@ def ensure_receipt(submission: Submission) -> Submission:
         document_sha256=bytes.fromhex(submission.document_sha256),
         service=f"{definition.id} {definition.version}",
         document_name=definition.document_name,
-    ), _seal())
-    # Only the first receipt made is kept: a concurrent second one is thrown away.
-    db.session.execute(
-        update(Submission).where(Submission.id == submission.id, Submission.upo_sha256.is_(None))
-        .values(upo_sha256=storage.put(xml), upo_issued_at=issued_at)
-    )
-    db.session.commit()
-    db.session.refresh(submission)
-    return submission
+    ), _seal(), _timestamper(submission) if with_timestamp else None)
 
 
 def receipt_pdf(submission: Submission) -> bytes:
@@ -188,7 +222,11 @@ def receipt_pdf(submission: Submission) -> bytes:
         issued_at=submission.upo_issued_at or submission.filed_at,
         document_sha256=submission.document_sha256,
         attachments=[(str(a["name"]), str(a["sha256"])) for a in submission.attachments or []],
+        verification_url=f"{c['BASE_URL'].rstrip('/')}/weryfikacja?upo={submission.receipt_id}",
     ))
+    if Path(c["SEAL_CERT"]).exists() and Path(c["SEAL_KEY"]).exists():
+        document = pades.seal(document, c["SEAL_CERT"], c["SEAL_KEY"],
+                              f"Urzędowe poświadczenie przedłożenia {submission.receipt_id}", c["TSA_URL"] or None)
     db.session.execute(
         update(Submission).where(Submission.id == submission.id, Submission.upo_pdf_sha256.is_(None))
         .values(upo_pdf_sha256=storage.put(document))

@@ -13,6 +13,7 @@ signed document the digest covers.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,7 +54,7 @@ def timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
-def build(data: ReceiptData, seal: Seal) -> bytes:
+def build(data: ReceiptData, seal: Seal, stamp: Callable[[bytes], bytes] | None = None) -> bytes:
     root = etree.Element(f"{{{UPO}}}Dokument", nsmap={None: UPO, "ds": DS})
     upp = _el(root, "UPP")
     _el(upp, "IdentyfikatorPoswiadczenia", data.receipt_id)
@@ -71,7 +72,7 @@ def build(data: ReceiptData, seal: Seal) -> bytes:
     reference = _el(root, "Reference", ns=DS, URI=f"urn:okienko:dokument:{data.document_id}")
     _el(reference, "DigestMethod", ns=DS, Algorithm=SHA256)
     _el(reference, "DigestValue", base64.b64encode(data.document_sha256).decode(), ns=DS)
-    xades.seal_enveloped(root, seal, data.issued_at)
+    xades.seal_enveloped(root, seal, data.issued_at, stamp)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 

@@ -19,6 +19,7 @@ import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from pyhanko_certvalidator.errors import (
 from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
 from portal import xmlsafe
+from portal.signing import timestamp
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES_NAMESPACES = ("http://uri.etsi.org/01903/v1.3.2#", "http://uri.etsi.org/01903/v1.4.1#")
@@ -104,6 +106,7 @@ REASONS: dict[str, tuple[str, str]] = {
                              "The signature lacks the required XAdES properties."),
     "signing_certificate": ("Atrybut certyfikatu podpisującego nie zgadza się z certyfikatem.",
                             "The signing-certificate attribute does not match the certificate."),
+    "timestamp": ("Znacznik czasu podpisu jest nieprawidłowy.", "The signature's time-stamp is invalid."),
     "untrusted": ("Certyfikatu nie wydał zaufany dostawca usług.",
                   "The certificate was not issued by a trusted provider."),
     "expired": ("Certyfikat podpisującego jest nieważny (wygasł lub jeszcze nie obowiązuje).",
@@ -148,6 +151,7 @@ class Verdict:
     chain: list[str] = field(default_factory=list)
     signer_matches_resident: bool | None = None
     content_matches: bool | None = None
+    timestamp: str | None = None  # a verified signature time-stamp (XAdES-T): the time validation uses
     detached: bool = False  # the signature came as a separate file beside the document
 
     @property
@@ -412,7 +416,27 @@ _trusted: dict[tuple[str, str, bool], tuple[float, list[str]]] = {}
 _trusted_lock = threading.Lock()
 
 
-def _check_trust(certs: list[x509.Certificate], policy: Policy) -> list[str]:
+def _signature_timestamp(signature: etree._Element, properties: etree._Element, policy: Policy) -> datetime | None:
+    """The time a verified SignatureTimeStamp vouches for, or None when there is none."""
+    qualifying = properties.getparent()
+    if qualifying is None:
+        return None
+    tokens = [node for ns in XADES_NAMESPACES
+              for node in qualifying.iterfind(f"{{{ns}}}UnsignedProperties/{{{ns}}}UnsignedSignatureProperties/"
+                                              f"{{{ns}}}SignatureTimeStamp/{{{ns}}}EncapsulatedTimeStamp")]
+    if not tokens:
+        return None
+    value = signature.find(f"{{{DS}}}SignatureValue")
+    if value is None:
+        raise VerificationFailed("cryptography")
+    try:
+        return timestamp.verify_token(base64.b64decode("".join((tokens[0].text or "").split())),
+                                      etree.tostring(value, method="c14n"), list(policy.trust_anchors))
+    except (timestamp.TimestampFailed, ValueError) as exc:
+        raise VerificationFailed("timestamp", INDETERMINATE) from exc
+
+
+def _check_trust(certs: list[x509.Certificate], policy: Policy, moment: datetime | None = None) -> list[str]:
     """The certificate path, validated; a path found valid is remembered for five minutes.
 
     Almost every trusted-profile signature carries the same seal certificate, and path building
@@ -422,15 +446,18 @@ def _check_trust(certs: list[x509.Certificate], policy: Policy) -> list[str]:
     """
     ders = [c.public_bytes(serialization.Encoding.DER) for c in certs]
     key = (hashlib.sha256(b"".join(ders)).hexdigest(),
-           hashlib.sha256(b"".join(sorted(policy.trust_anchors)) + policy.revocation_mode.encode()).hexdigest(),
+           hashlib.sha256(b"".join(sorted(policy.trust_anchors)) + policy.revocation_mode.encode()
+                          + (moment.isoformat().encode() if moment else b"")).hexdigest(),
            policy.accept_embedded_certificate)
     now = time.monotonic()
     with _trusted_lock:
         cached = _trusted.get(key)
     if cached is not None and cached[0] > now:
         return cached[1]
-    chain = _validate_path(certs, policy)
+    chain = _validate_path(certs, policy, moment)
     seconds_left = min(c.not_valid_after_utc.timestamp() for c in certs) - time.time()
+    if moment is not None:
+        seconds_left = TRUST_CACHE_SECONDS  # validated at a fixed past moment: expiry since does not matter
     with _trusted_lock:
         if len(_trusted) > 10_000:
             _trusted.clear()
@@ -438,7 +465,7 @@ def _check_trust(certs: list[x509.Certificate], policy: Policy) -> list[str]:
     return chain
 
 
-def _validate_path(certs: list[x509.Certificate], policy: Policy) -> list[str]:
+def _validate_path(certs: list[x509.Certificate], policy: Policy, moment: datetime | None = None) -> list[str]:
     end_entity = asn1_x509.Certificate.load(certs[0].public_bytes(serialization.Encoding.DER))
     intermediates = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in certs[1:]]
     anchors = [asn1_x509.Certificate.load(der) for der in policy.trust_anchors]
@@ -450,6 +477,7 @@ def _validate_path(certs: list[x509.Certificate], policy: Policy) -> list[str]:
         allow_fetching=not offline,
         revocation_mode="soft-fail" if offline else policy.revocation_mode,
         fetchers=None if offline else _revocation_fetchers(),
+        moment=moment,
     )
     validator = CertificateValidator(end_entity, intermediate_certs=intermediates, validation_context=context)
     try:
@@ -570,6 +598,8 @@ def verify(
         verdict.certificate = _certificate_summary(certs[0])
         _check_cryptography(signature, properties, certs[0], (name, content) if is_detached else None)  # type: ignore[arg-type]
         verdict.signing_time = _check_signing_certificate(properties, certs[0])
+        stamped_at = _signature_timestamp(signature, properties, policy)
+        verdict.timestamp = stamped_at.isoformat() if stamped_at else None
         verdict.signer = _signer(properties, certs[0])
         if is_detached:
             # The digest covered exactly `content`; it is the prepared document or it is not.
@@ -587,7 +617,7 @@ def verify(
             verdict.signer_matches_resident = verdict.signer.pesel == resident_pesel
             if not verdict.signer_matches_resident:
                 raise VerificationFailed("signer_mismatch")
-        verdict.chain = _check_trust(certs, policy)
+        verdict.chain = _check_trust(certs, policy, stamped_at)
     except VerificationFailed as failure:
         verdict.indication = failure.indication
         verdict.reasons.append(failure.code)

@@ -1,0 +1,80 @@
+"""The public verification of receipts: a page and a JSON API, with no login."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+
+from portal.extensions import csrf
+from portal.forms import service as forms
+from portal.inbox import receipts
+from portal.inbox import service as inbox
+from portal.signing import trust
+
+bp = Blueprint("receipts", __name__)
+MAX_FILE = 10 * 1024 * 1024
+
+
+def _check_uploaded() -> receipts.ReceiptCheck | None:
+    upload = request.files.get("upo")
+    if upload is None or not upload.filename:
+        return None
+    document = request.files.get("dokument")
+    content = document.read(MAX_FILE + 1) if document is not None and document.filename else None
+    return receipts.check(upload.read(MAX_FILE + 1), trust.anchors(), content,
+                          current_app.config["REVOCATION_MODE"])
+
+
+def _lookup() -> Any:
+    receipt_id, code = request.values.get("upo", ""), request.values.get("kod", "")
+    if not receipt_id or not code:
+        return None
+    return receipts.find(receipt_id, code, inbox.access_code)
+
+
+@bp.route("/weryfikacja", methods=["GET", "POST"])
+def page() -> Any:
+    result = found = None
+    looked_up = False
+    if request.method == "POST" and "upo" in request.files:
+        result = _check_uploaded()
+    elif request.values.get("kod"):
+        looked_up = True
+        found = _lookup()
+    status = 200
+    if request.method == "POST" and result is None and not looked_up:
+        status = 400
+    return render_template("inbox/verify.html", result=result, found=found, looked_up=looked_up,
+                           definition=forms.definition_of(found.eservice) if found else None,
+                           receipt_id=request.values.get("upo", "")), status
+
+
+@bp.post("/api/upo/weryfikacja")
+@csrf.exempt  # a public API without cookies: nothing a forged cross-site request could abuse
+def api_check() -> Any:
+    result = _check_uploaded()
+    if result is None:
+        return jsonify({"error": "send the receipt as the multipart field 'upo' (and optionally 'dokument')"}), 400
+    return jsonify(result.as_dict())
+
+
+@bp.get("/api/upo/<receipt_id>")
+def api_lookup(receipt_id: str) -> Any:
+    found = receipts.find(receipt_id, request.args.get("kod", ""), inbox.access_code)
+    if found is None:
+        return jsonify({"error": "no receipt with this identifier and access code"}), 404
+    return jsonify({"receipt_id": found.receipt_id, "filed_at": found.filed_at.isoformat(timespec="milliseconds"),
+                    "document_sha256": found.document_sha256,
+                    "service": forms.definition_of(found.eservice).title["pl"]})
+
+
+@bp.get("/weryfikacja/<receipt_id>/upo.xml")
+def download(receipt_id: str) -> Any:
+    found = receipts.find(receipt_id, request.args.get("kod", ""), inbox.access_code)
+    if found is None:
+        abort(404)
+    inbox.ensure_receipt(found)
+    response = Response(found.upo or b"", mimetype="application/xml")
+    response.headers["Content-Disposition"] = f'attachment; filename="UPO-{found.receipt_id}.xml"'
+    return response
