@@ -95,8 +95,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for status in (400, 403, 404, 405, 410, 413, 500, 503):
         app.register_error_handler(status, _error_page)
     from flask_wtf.csrf import CSRFError
+    from sqlalchemy.exc import OperationalError
 
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
 
     return app
 
@@ -199,6 +201,13 @@ def _error_page(error: Any) -> Any:
     if code >= 500:
         logging.getLogger("portal").exception("server error on %s", request.path)
     return render_template("error.html", code=code, locale=get_locale()), code
+
+
+def _database_unavailable(error: Any) -> Any:
+    """The database failed mid-request: nothing of this request was committed; say so plainly."""
+    db.session.rollback()
+    logging.getLogger("portal").error("database unavailable on %s: %s", request.path, str(error).splitlines()[0])
+    return render_template("error.html", code=503), 503
 
 
 def _csrf_error(error: Any) -> Any:

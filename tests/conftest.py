@@ -111,6 +111,7 @@ def app_config(database_url: str, pki: Path, sandbox_url: str, portal_port: int,
                tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {
         "MAIL_DIR": str(tmp_path_factory.mktemp("mail")),
+        "SPOOL_DIR": str(tmp_path_factory.mktemp("spool")),
         "CATALOG_LOAD_AT_START": False,
         "TESTING": True,
         "SECRET_KEY": secrets.token_hex(32),

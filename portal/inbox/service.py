@@ -70,46 +70,51 @@ def by_draft(draft_id: str) -> Submission | None:
 
 
 def accept(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
-    """Store the signed submission, exactly once per draft; return it (receipted).
+    """Store the signed submission, exactly once per draft, and receipt it.
 
     `signed` is the signed document, or for a detached signature the signature file: the document
     is then the draft's prepared bytes, which that signature was verified to cover.
     """
-    existing = by_draft(draft.id)
-    if existing is not None:
-        return ensure_receipt(existing)
-    definition = forms.definition_of(draft.eservice)
-    document = draft.document if verdict.detached and draft.document is not None else signed
+    return ensure_receipt(store(draft, signed, verdict))
+
+
+def store(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
+    """The durable part of accepting: one transaction, committed, no receipt yet.
+
+    A process that dies right after this leaves a complete submission; the next request that
+    shows it (or the dispatcher) issues its receipt. Raises InboxUnavailable when the database or
+    the document store cannot take it: then nothing at all was written.
+    """
     try:
+        existing = by_draft(draft.id)
+        if existing is not None:
+            return existing
+        definition = forms.definition_of(draft.eservice)
+        document = draft.document if verdict.detached and draft.document is not None else signed
         # The bytes first: a file or object store writes them now, the database with the commit.
         # Either way no submission row can exist without its content.
         document_address = storage.put(document)
         signature_address = storage.put(signed) if document is not signed else None
-    except storage.StorageUnavailable as exc:
-        db.session.rollback()
-        log.error("document store unavailable while accepting draft %s: %s", draft.id, exc)
-        raise InboxUnavailable(str(exc)) from exc
-    submission = Submission(
-        id=str(uuid.uuid4()),
-        draft_id=draft.id,
-        resident_id=draft.resident_id,
-        eservice_id=draft.eservice_id,
-        document_sha256=document_address,
-        detached_signature_sha256=signature_address,
-        verdict=verdict.stored(),
-        attachments=_filed_attachments(draft),
-    )
-    try:
-        # The filing moment is the commit: taken here, with only in-memory work before the commit
-        # writes everything at once (nothing is flushed earlier).
+        submission = Submission(
+            id=str(uuid.uuid4()),
+            draft_id=draft.id,
+            resident_id=draft.resident_id,
+            eservice_id=draft.eservice_id,
+            document_sha256=document_address,
+            detached_signature_sha256=signature_address,
+            verdict=verdict.stored(),
+            attachments=_filed_attachments(draft),
+        )
+        audit.record("submission.accepted", "submission", submission.id, service=definition.id,
+                     version=definition.version, sha256=document_address)
+        # The filing moment is the commit: taken here, after the locks are held, with only
+        # in-memory work between it and the commit.
         submission.filed_at = utcnow()
         submission.receipt_id = new_receipt_id(submission.filed_at.year)
         db.session.add(submission)
         status.add_event(submission.id, status.FILED, f"{submission.id}:filed", submission.filed_at,
                          receipt_id=submission.receipt_id)
         outbox.enqueue(submission.id, _adapters())
-        audit.record("submission.accepted", "submission", submission.id, service=definition.id,
-                     version=definition.version, sha256=submission.document_sha256)
         draft.state = "submitted"
         db.session.commit()
     except IntegrityError:
@@ -118,13 +123,13 @@ def accept(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
         existing = by_draft(draft.id)
         if existing is None:
             raise
-        return ensure_receipt(existing)
-    except OperationalError as exc:
+        return existing
+    except (OperationalError, storage.StorageUnavailable) as exc:
         db.session.rollback()
-        log.error("database unavailable while accepting draft %s: %s", draft.id, exc)
+        log.error("could not store the submission of draft %s: %s", draft.id, exc)
         raise InboxUnavailable(str(exc)) from exc
     log.info("accepted submission %s (%s)", submission.id, definition.id)
-    return ensure_receipt(submission)
+    return submission
 
 
 def _filed_attachments(draft: Draft) -> list[dict[str, object]]:

@@ -4,13 +4,16 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
+from sqlalchemy.exc import OperationalError
 
 from portal.auth import service as auth
 from portal.auth.service import current_resident, resident_required
+from portal.extensions import db
 from portal.forms import service as forms
 from portal.forms.document import DocumentInvalid
 from portal.forms.models import Draft
 from portal.inbox import service as inbox
+from portal.inbox import spool
 from portal.signing import service
 from portal.signing.tpsigning import SigningServiceError
 
@@ -128,18 +131,18 @@ def qualified(draft_id: str) -> Any:
     verdict = service.check(draft, signed)
     if not verdict.valid:
         return _choose_page(draft, "invalid", verdict), 422
-    try:
-        submission = inbox.accept(draft, signed, verdict)
-    except inbox.InboxUnavailable:
-        return render_template("signing/problem.html", draft=draft, problem="inbox_down"), 503
-    return redirect(url_for("status.case", submission_id=submission.id, zlozono=1))
+    return _file(draft, signed)
 
 
 @bp.get("/wnioski/<draft_id>/podpis/powrot")
 @resident_required
 def returned(draft_id: str) -> Any:
     draft = _own_draft(draft_id)
-    submitted = inbox.by_draft(draft.id)
+    try:
+        submitted = inbox.by_draft(draft.id)
+    except OperationalError:
+        db.session.rollback()
+        submitted = None  # the database struggles: fetch the signed document anyway, so it can be kept
     if submitted is not None:  # the resident reloaded the page, or came back twice
         return redirect(url_for("status.case", submission_id=submitted.id, zlozono=1))
     try:
@@ -149,14 +152,36 @@ def returned(draft_id: str) -> Any:
         return render_template("signing/problem.html", draft=draft, problem="service_down"), 503
     if signed is None:
         return render_template("signing/problem.html", draft=draft, problem="not_signed"), 409
+    return _file(draft, signed)
+
+
+def _file(draft: Draft, signed: bytes) -> Any:
+    """Verify and accept; if storing fails, keep the signed bytes so the resident retries without re-signing."""
     verdict = service.check(draft, signed)
     if not verdict.valid:
         return render_template("signing/problem.html", draft=draft, problem="invalid", verdict=verdict), 422
     try:
         submission = inbox.accept(draft, signed, verdict)
     except inbox.InboxUnavailable:
+        spool.keep(draft.id, signed)
         return render_template("signing/problem.html", draft=draft, problem="inbox_down"), 503
+    spool.done(draft.id)
     return redirect(url_for("status.case", submission_id=submission.id, zlozono=1))
+
+
+@bp.post("/wnioski/<draft_id>/podpis/ponow")
+@resident_required
+def retry(draft_id: str) -> Any:
+    """File again the signed document kept after a failed attempt."""
+    draft = _own_draft(draft_id)
+    submitted = inbox.by_draft(draft.id)
+    if submitted is not None:
+        spool.done(draft.id)
+        return redirect(url_for("status.case", submission_id=submitted.id, zlozono=1))
+    signed = spool.waiting(draft.id)
+    if signed is None:
+        return redirect(url_for("signing.choose", draft_id=draft.id))
+    return _file(draft, signed)
 
 
 @bp.get("/wnioski/<draft_id>/podpis/anulowano")

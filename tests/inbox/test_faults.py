@@ -1,0 +1,140 @@
+"""Faults during acceptance: nothing half-written, nothing promised before it is stored, nothing lost."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, func, select, text
+
+from backoffice_adapter import outbox
+from backoffice_adapter.models import OutboxMessage
+from portal.extensions import db
+from portal.forms.models import Draft
+from portal.inbox.models import Submission
+from tests.helpers import csrf_token, local, login_resident, sign_with_trusted_profile, start_letter
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def count(model: Any) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_a_process_killed_between_commit_and_receipt_leaves_a_complete_submission(
+        app: Flask, app_config: dict, client: FlaskClient, catalog: None, pki: Path) -> None:
+    login_resident(client)
+    draft_id = start_letter(client)
+    # A separate process stores the submission and dies (os._exit, no cleanup) before the receipt.
+    script = textwrap.dedent(f"""
+        import json, os, sys
+        from portal import create_app
+        from portal.extensions import db
+        from portal.forms.models import Draft
+        from portal.inbox import service as inbox
+        from portal.signing import service as signing
+        from tests.factories import signed_by_trusted_profile
+        from pathlib import Path
+        config = json.loads(sys.stdin.read())
+        app = create_app(config)
+        with app.app_context():
+            draft = db.session.get(Draft, {draft_id!r})
+            signed = signed_by_trusted_profile(draft, Path({str(pki)!r}))
+            inbox.store(draft, signed, signing.check(draft, signed))
+            os._exit(9)
+    """)
+    import json
+
+    died = subprocess.run([sys.executable, "-c", script], input=json.dumps(app_config), text=True, cwd=REPO,
+                          capture_output=True)
+    assert died.returncode == 9, died.stderr
+    with app.app_context():
+        submission = db.session.scalar(select(Submission).where(Submission.draft_id == draft_id))
+        assert submission is not None and submission.upo_sha256 is None  # stored, not yet receipted
+        assert count(OutboxMessage) == 1
+        submission_id = submission.id
+    page = client.get(f"/moje-sprawy/{submission_id}")  # the resident comes back: the receipt is issued now
+    assert page.status_code == 200 and submission_id
+    first = client.get(f"/moje-sprawy/{submission_id}/upo.xml").data
+    assert first.startswith(b"<?xml") and client.get(f"/moje-sprawy/{submission_id}/upo.xml").data == first
+    with app.app_context():
+        assert outbox.run_once() == 1  # and the back office gets the same receipt
+
+
+@pytest.fixture
+def locked_submissions(app: Flask) -> Any:
+    """Another session holds the submission table locked: the database cannot take new submissions."""
+    if "sqlite" in app.config["SQLALCHEMY_DATABASE_URI"]:
+        pytest.skip("table locks with a lock timeout are a PostgreSQL matter")
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    holder: dict[str, Any] = {}
+    released = threading.Event()
+
+    def hold() -> None:
+        with engine.connect() as connection:
+            connection.execute(text("LOCK TABLE submission IN ACCESS EXCLUSIVE MODE"))
+            holder["locked"] = True
+            released.wait(30)
+            connection.rollback()
+
+    def lock() -> None:
+        thread = threading.Thread(target=hold, daemon=True)
+        thread.start()
+        while "locked" not in holder:
+            threading.Event().wait(0.02)
+        holder["thread"] = thread
+
+    def release() -> None:
+        released.set()
+        holder["thread"].join(10)
+
+    yield lock, release
+    released.set()
+    engine.dispose()
+
+
+def test_a_database_outage_during_acceptance_loses_nothing(app: Flask, other_app: Any, catalog: None,
+                                                           locked_submissions: Any) -> None:
+    lock, release = locked_submissions
+    url = app.config["SQLALCHEMY_DATABASE_URI"].replace("options=-csearch_path%3D",
+                                                        "options=-clock_timeout%3D300%20-csearch_path%3D")
+    portal = other_app(DATABASE_URL=url)
+    client = portal.test_client()
+    browser = login_resident(client)
+    draft_id = start_letter(client)
+    handed = client.post(f"/wnioski/{draft_id}/podpis/profil-zaufany",
+                         data={"csrf_token": csrf_token(client, f"/wnioski/{draft_id}/podpis")})
+    back = browser.post(handed.headers["Location"], data={"action": "sign"}, allow_redirects=False, timeout=30)
+    lock()  # the resident has signed; the database fails just as the portal stores the document
+    failed = client.get(local(back.headers["Location"]))
+    assert failed.status_code == 503
+    assert "Nie mogliśmy teraz zapisać Twojego pisma" in failed.get_data(as_text=True)
+    release()
+    with portal.app_context():
+        assert count(Submission) == 0 and count(OutboxMessage) == 0  # nothing half-written
+        assert db.session.get(Draft, draft_id).state != "submitted"
+    retried = client.post(f"/wnioski/{draft_id}/podpis/ponow", data={"csrf_token": csrf_token(client, "/moje-sprawy")})
+    assert retried.status_code == 302 and "zlozono=1" in retried.headers["Location"], retried.get_data(as_text=True)
+    assert client.get(local(retried.headers["Location"])).status_code == 200
+    with portal.app_context():
+        assert count(Submission) == 1 and count(OutboxMessage) == 1
+
+
+def test_a_failing_document_store_writes_nothing_and_says_so(other_app: Any, catalog: None, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    portal = other_app(BLOB_STORE=f"filesystem:{blocker}/blobs")
+    client = portal.test_client()
+    browser = login_resident(client)
+    draft_id = start_letter(client)
+    failed = sign_with_trusted_profile(client, browser, draft_id)
+    assert failed.status_code == 503
+    with portal.app_context():
+        assert count(Submission) == 0 and count(OutboxMessage) == 0
