@@ -299,7 +299,8 @@ def receipt_verify(upo_file: Path, document: Path | None, extra: tuple[Path, ...
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     else:
-        click.echo(f"{'VALID' if result.valid else 'INVALID'}: {result.receipt_id or '-'}, filed {result.filed_at or '-'}")
+        verdict = "VALID" if result.valid else "INVALID"
+        click.echo(f"{verdict}: {result.receipt_id or '-'}, filed {result.filed_at or '-'}")
         for reason in result.reasons:
             click.echo(f"  - {reason}")
     sys.exit(0 if result.valid else 1)
