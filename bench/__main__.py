@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import verify_signature
+from bench import accept, verify_signature
 
-BENCHMARKS = {"verify": verify_signature}
+BENCHMARKS = {"verify": verify_signature, "accept": accept}
 
 
 def main() -> None:

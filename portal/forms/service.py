@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.audit import service as audit
 from portal.auth import service as auth
@@ -136,7 +137,8 @@ def start_draft(resident: Resident, eservice: EService) -> Draft:
 
 def draft_for(draft_id: str, resident: Resident) -> Draft | None:
     """A resident's own draft, or nothing: someone else's draft is indistinguishable from a missing one."""
-    draft = db.session.get(Draft, draft_id)
+    # The service, resident and attachments come along: every page of a draft needs them.
+    draft = db.session.get(Draft, draft_id, options=[joinedload(Draft.eservice), selectinload(Draft.attachments)])
     if draft is None or draft.resident_id != resident.id:
         return None
     return draft

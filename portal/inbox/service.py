@@ -116,7 +116,13 @@ def store(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
                          receipt_id=submission.receipt_id)
         outbox.enqueue(submission.id, _adapters())
         draft.state = "submitted"
-        db.session.commit()
+        # The receipt is made from these very objects next: keep them loaded across the commit
+        # instead of reading back what was just written.
+        db.session.expire_on_commit = False
+        try:
+            db.session.commit()
+        finally:
+            db.session.expire_on_commit = True
     except IntegrityError:
         # Another request (double click, second tab) stored this draft first: theirs is the submission.
         db.session.rollback()
@@ -184,12 +190,21 @@ def ensure_receipt(submission: Submission) -> Submission:
     except _NoTimestamp:
         xml = _receipt_xml(submission, definition, resident, issued_at, with_timestamp=False)
     # Only the first receipt made is kept: a concurrent second one is thrown away.
-    db.session.execute(
+    address = storage.put(xml)
+    written = db.session.execute(
         update(Submission).where(Submission.id == submission.id, Submission.upo_sha256.is_(None))
-        .values(upo_sha256=storage.put(xml), upo_issued_at=issued_at)
-    )
-    db.session.commit()
-    db.session.refresh(submission)
+        .values(upo_sha256=address, upo_issued_at=issued_at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if written:
+        submission.upo_sha256, submission.upo_issued_at = address, issued_at
+    db.session.expire_on_commit = False
+    try:
+        db.session.commit()
+    finally:
+        db.session.expire_on_commit = True
+    if not written:
+        db.session.refresh(submission)  # someone else's receipt came first: theirs is the one
     return submission
 
 

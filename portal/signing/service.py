@@ -58,5 +58,6 @@ def check(draft: Draft, signed: bytes) -> verify.Verdict:
         resident_pesel=auth.resident_pesel(draft.resident),
     )
     audit.record("signature.verified", "draft", draft.id, indication=verdict.indication, reasons=verdict.reasons)
-    db.session.commit()
+    if not verdict.valid:
+        db.session.commit()  # a refusal stays on record; an accepted signature's entry commits with the submission
     return verdict

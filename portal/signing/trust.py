@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +83,7 @@ def import_tsl(data: bytes) -> ImportReport:
         if anchor.fingerprint not in granted:
             anchor.active = False
             report.withdrawn.append(anchor.subject)
+    forget_anchors()
     audit.record("trust.tsl_imported", "trust_list", f"{territory}/{sequence}", actor=("system", None),
                  added=len(report.added), withdrawn=len(report.withdrawn))
     db.session.commit()
@@ -109,13 +111,36 @@ def add_anchor(pem: bytes) -> list[str]:
         report = ImportReport("", "")
         _remember(cert, "admin", report)
         added += report.added
+    forget_anchors()
     audit.record("trust.anchor_added", "trust_anchor", None, subjects=added)
     db.session.commit()
     return added
 
 
+_anchors: dict[str, tuple[float, list[bytes]]] = {}
+ANCHORS_CACHE_SECONDS = 60
+
+
 def anchors() -> list[bytes]:
-    """Every trusted certificate (DER): the configured file and the active stored anchors."""
+    """Every trusted certificate (DER): the configured file and the active stored anchors.
+
+    Read at most once a minute per process: each verification needs them, they change rarely.
+    """
+    key = current_app.config["TRUST_ANCHORS"] + "|" + current_app.config["SQLALCHEMY_DATABASE_URI"]
+    cached = _anchors.get(key)
+    if cached is not None and time.monotonic() - cached[0] < ANCHORS_CACHE_SECONDS:
+        return cached[1]
+    result = _load_anchors()
+    _anchors[key] = (time.monotonic(), result)
+    return result
+
+
+def forget_anchors() -> None:
+    """After an import or an addition, the new anchors count at once in this process."""
+    _anchors.clear()
+
+
+def _load_anchors() -> list[bytes]:
     result: list[bytes] = []
     path = Path(current_app.config["TRUST_ANCHORS"])
     if path.exists():

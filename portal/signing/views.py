@@ -112,9 +112,10 @@ def document(draft_id: str) -> Any:
 def qualified(draft_id: str) -> Any:
     """The resident uploads what their software produced: the signed document, or a detached signature."""
     draft = _own_draft(draft_id)
-    submitted = inbox.by_draft(draft.id)
-    if submitted is not None:
-        return redirect(url_for("status.case", submission_id=submitted.id))
+    if draft.state == "submitted":
+        submitted = inbox.by_draft(draft.id)
+        if submitted is not None:
+            return redirect(url_for("status.case", submission_id=submitted.id))
     if forms.unfinished_steps(draft):
         return redirect(url_for("signing.choose", draft_id=draft.id))
     refused = _login_check(draft)
@@ -131,7 +132,7 @@ def qualified(draft_id: str) -> Any:
     verdict = service.check(draft, signed)
     if not verdict.valid:
         return _choose_page(draft, "invalid", verdict), 422
-    return _file(draft, signed)
+    return _file(draft, signed, verdict)
 
 
 @bp.get("/wnioski/<draft_id>/podpis/powrot")
@@ -155,17 +156,19 @@ def returned(draft_id: str) -> Any:
     return _file(draft, signed)
 
 
-def _file(draft: Draft, signed: bytes) -> Any:
-    """Verify and accept; if storing fails, keep the signed bytes so the resident retries without re-signing."""
-    verdict = service.check(draft, signed)
+def _file(draft: Draft, signed: bytes, verdict: Any = None) -> Any:
+    """Verify (unless done) and accept; if storing fails, keep the signed bytes so the resident retries
+    without signing again."""
+    verdict = verdict or service.check(draft, signed)
     if not verdict.valid:
         return render_template("signing/problem.html", draft=draft, problem="invalid", verdict=verdict), 422
+    draft_id = draft.id
     try:
         submission = inbox.accept(draft, signed, verdict)
     except inbox.InboxUnavailable:
-        spool.keep(draft.id, signed)
+        spool.keep(draft_id, signed)
         return render_template("signing/problem.html", draft=draft, problem="inbox_down"), 503
-    spool.done(draft.id)
+    spool.done(draft_id)
     return redirect(url_for("status.case", submission_id=submission.id, zlozono=1))
 
 

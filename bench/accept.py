@@ -1,0 +1,194 @@
+"""Accepting signed submissions over HTTP: gunicorn + PostgreSQL on this machine, 32 concurrent clients.
+
+Each request is what a resident's upload of a qualified signature is: the session, the draft and
+its re-checked answers, the full signature verification, the one-transaction store (document,
+verdict, outbox row, audit entry, timeline event) and the sealed UPO XML (the PDF is made later,
+on first download). The same run measures a hello-world Flask app under the same gunicorn
+settings, so the ratio can be compared across machines.
+
+Targets (issue 6): ≥ 150 submissions/s and p99 ≤ 150 ms at 32 concurrent clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.report import percentiles, write_section
+
+NAME = "Accepting signed submissions"
+REPO = Path(__file__).resolve().parent.parent
+DATABASE = os.environ.get("PORTAL_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+CLIENTS = 32
+WORKERS = int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1) + 1))
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(port: int, timeout: float = 30) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def _prepare(env: dict[str, str], pki: Path, count: int) -> tuple[str, list[tuple[str, bytes]], str]:
+    """A resident, `count` drafts with their documents prepared and signed; the session cookie to use."""
+    os.environ.update(env)
+    from flask_wtf.csrf import generate_csrf
+
+    from portal import create_app
+    from portal.auth import pii
+    from portal.auth.models import Resident
+    from portal.db_types import utcnow
+    from portal.extensions import db
+    from portal.forms import service as forms
+    from portal.forms.models import EService
+    from sandbox import qualified
+
+    app = create_app()
+    work: list[tuple[str, bytes]] = []
+    with app.app_context():
+        forms.load_catalog(REPO / "catalog")
+        resident = Resident(pesel_index=pii.blind_index("80010112357"), pesel_encrypted=pii.encrypt("80010112357"),
+                            given_name="Jan", family_name="Kowalski", address={"locality": "Leszno"})
+        db.session.add(resident)
+        db.session.commit()
+        eservice = db.session.query(EService).filter_by(slug="pismo-ogolne", current=True).one()
+        cert = (pki / "residents" / "80010112357.pem").read_bytes()
+        key = (pki / "residents" / "80010112357.key").read_bytes()
+        text = "Proszę o naprawę chodnika przed budynkiem. " * 90  # a document of about 5 KB
+        for _ in range(count):
+            draft = forms.start_draft(resident, eservice)
+            draft.values = {"rodzaj": "wniosek", "tytul": "Naprawa chodnika", "tresc": text, "miejscowosc": "Leszno"}
+            db.session.commit()
+            document = forms.prepare_document(draft)
+            work.append((draft.id, qualified.sign(document, cert, key)))
+        with app.test_request_context():
+            from flask import session
+
+            session.update(resident_id=resident.id, login_at=utcnow().isoformat(), seen=time.time() + 3600,
+                           sid=secrets.token_hex(8))
+            token = generate_csrf()
+            cookie = app.session_interface.get_signing_serializer(app).dumps(dict(session))
+    return f"okienko_session={cookie}", work, token
+
+
+async def _load(url: str, jobs: list[Any], cookie: str = "", csrf: str = "") -> tuple[float, list[float], int]:
+    import aiohttp
+
+    latencies: list[float] = []
+    failures = 0
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal failures
+        while not queue.empty():
+            job = queue.get_nowait()
+            start = time.perf_counter()
+            if job is None:
+                async with session.get(url) as response:
+                    await response.read()
+                    ok = response.status == 200
+            else:
+                draft_id, signed = job
+                form = aiohttp.FormData()
+                form.add_field("csrf_token", csrf)
+                form.add_field("podpisany", signed, filename="podpisany.xml", content_type="application/xml")
+                async with session.post(f"{url}/wnioski/{draft_id}/podpis/kwalifikowany", data=form,
+                                        allow_redirects=False) as response:
+                    await response.read()
+                    ok = response.status == 302 and "zlozono" in response.headers.get("Location", "")
+            latencies.append((time.perf_counter() - start) * 1000)
+            failures += 0 if ok else 1
+
+    connector = aiohttp.TCPConnector(limit=CLIENTS)
+    headers = {"Cookie": cookie} if cookie else {}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(CLIENTS)))
+        elapsed = time.perf_counter() - started
+    return elapsed, latencies, failures
+
+
+def _gunicorn(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}",
+                             "--workers", str(WORKERS), "--worker-class", "gthread", "--threads", "4",
+                             "--log-level", "warning", app], env=env, cwd=REPO)
+
+
+def run(count: int = 3000) -> str:
+    from sqlalchemy import create_engine, text
+
+    folder = Path(tempfile.mkdtemp(prefix="okienko-bench-"))
+    schema = f"okienko_bench_{secrets.token_hex(4)}"
+    admin = create_engine(DATABASE.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    env = {**os.environ,
+           "PORTAL_DATABASE_URL": f"{DATABASE}?options=-csearch_path%3D{schema}",
+           "PORTAL_SECRET_KEY": secrets.token_hex(32),
+           "PORTAL_PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+           "PORTAL_INSTANCE_DIR": str(folder), "PORTAL_TRUST_ANCHORS": str(folder / "pki" / "ca.pem"),
+           "PORTAL_SEAL_CERT": str(folder / "pki" / "office-seal.pem"),
+           "PORTAL_SEAL_KEY": str(folder / "pki" / "office-seal.key"),
+           "PORTAL_REVOCATION_MODE": "offline", "PORTAL_TSA_URL": "", "PORTAL_LOG_LEVEL": "WARNING",
+           "PORTAL_CATALOG_LOAD_AT_START": "false"}
+    servers: list[subprocess.Popen[bytes]] = []
+    try:
+        subprocess.run([sys.executable, "-m", "sandbox", "pki", str(folder / "pki")], check=True, capture_output=True)
+        subprocess.run([str(Path(sys.executable).with_name("okienko")), "db", "upgrade"], env=env, check=True,
+                       capture_output=True)
+        cookie, work, csrf = _prepare(env, folder / "pki", count)
+        portal_port, hello_port = _port(), _port()
+        servers.append(_gunicorn("portal.wsgi:app", portal_port, env))
+        servers.append(_gunicorn("bench.hello:app", hello_port, env))
+        _wait(portal_port)
+        _wait(hello_port)
+        hello_elapsed, hello_latencies, hello_failures = asyncio.run(
+            _load(f"http://127.0.0.1:{hello_port}/", [None] * count))
+        elapsed, latencies, failures = asyncio.run(_load(f"http://127.0.0.1:{portal_port}", work, cookie, csrf))
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(10)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+    accept, hello = percentiles(latencies), percentiles(hello_latencies)
+    rate, hello_rate = len(latencies) / elapsed, len(hello_latencies) / hello_elapsed
+    body = (f"gunicorn ({WORKERS} workers × 4 threads, gthread) + PostgreSQL, {CLIENTS} concurrent clients (aiohttp, on "
+            f"the same machine), {count} submissions of a ~5 KB document with an enveloped qualified XAdES signature "
+            "(revocation offline, no TSA: the UPO is sealed XAdES-BES; the PDF is made on first download).\n\n"
+            "| Endpoint | Requests/s | p50 ms | p95 ms | p99 ms | Failed |\n| --- | --- | --- | --- | --- | --- |\n"
+            f"| signed submission → stored + sealed UPO | {rate:.0f} | {accept['p50']:.0f} | {accept['p95']:.0f} | "
+            f"{accept['p99']:.0f} | {failures} |\n"
+            f"| hello-world Flask (same gunicorn settings) | {hello_rate:.0f} | {hello['p50']:.0f} | "
+            f"{hello['p95']:.0f} | {hello['p99']:.0f} | {hello_failures} |\n\n"
+            f"Ratio submissions / hello-world: {rate / hello_rate:.2%}. "
+            "Target: ≥ 150 submissions/s with p99 ≤ 150 ms at 32 concurrent clients.")
+    write_section(NAME, body)
+    return body
