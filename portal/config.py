@@ -92,7 +92,7 @@ SETTINGS: list[Setting] = [
             "(`desk`, later `ezdrp`, `webhook` …)."),
     Setting("OUTBOX_MAX_ATTEMPTS", 12, "Delivery attempts before a message is set aside as dead.", int),
     Setting("BLOB_STORE", "database", "Where documents, receipts and attachments are kept: `database`, "
-            "`filesystem:/path` or `s3:bucket?endpoint=https://…&region=…` (docs/storage.md)."),
+            "`filesystem:/path` or `s3:bucket?endpoint=https://…&region=…` (docs/inbox.md)."),
     Setting("SPOOL_DIR", "{INSTANCE_DIR}/spool", "Signed documents waiting for a retry after the database or the "
             "document store failed during acceptance (a local folder, not the database)."),
     Setting("CATALOG_LOAD_AT_START", True, "Load new versions from PORTAL_CATALOG_DIR whenever the portal starts.",

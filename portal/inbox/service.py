@@ -19,6 +19,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backoffice_adapter import outbox
 from backoffice_adapter.base import Attachment, Envelope
@@ -196,8 +197,9 @@ def ensure_receipt(submission: Submission) -> Submission:
         .values(upo_sha256=address, upo_issued_at=issued_at)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if written:
-        submission.upo_sha256, submission.upo_issued_at = address, issued_at
+    if written:  # what the UPDATE wrote, known without reading it back or writing it twice
+        set_committed_value(submission, "upo_sha256", address)
+        set_committed_value(submission, "upo_issued_at", issued_at)
     db.session.expire_on_commit = False
     try:
         db.session.commit()

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
@@ -58,3 +60,35 @@ def test_the_command_exits_non_zero_on_a_broken_chain(app: Flask, app_config: di
     result = subprocess.run([str(Path(sys.executable).with_name("okienko")), "audit", "verify"], env=env,
                             capture_output=True, text=True)
     assert result.returncode == 1 and "BROKEN" in result.stderr
+
+
+def test_a_rolled_back_act_leaves_no_entry(ctx: None) -> None:
+    audit.record("test.undone", "thing", "1", actor=("system", None))
+    db.session.rollback()
+    write_entries(1)
+    assert list(db.session.scalars(select(AuditEntry.action))) == ["test.act"]
+    assert audit.verify().intact
+
+
+def test_concurrent_writers_keep_one_unforked_chain(app: Flask) -> None:
+    if "sqlite" in app.config["SQLALCHEMY_DATABASE_URI"]:
+        pytest.skip("concurrent writers are a PostgreSQL matter; SQLite serialises them")
+    barrier = threading.Barrier(6)
+
+    def writer(number: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            for round_ in range(10):
+                audit.record("test.concurrent", "thing", f"{number}-{round_}", actor=("system", None))
+                audit.record("test.concurrent.second", "thing", f"{number}-{round_}", actor=("system", None))
+                db.session.commit()
+            db.session.remove()
+
+    threads = [threading.Thread(target=writer, args=(number,)) for number in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with app.app_context():
+        report = audit.verify()
+        assert report.intact and report.entries == 120
