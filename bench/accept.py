@@ -181,7 +181,8 @@ def run(count: int = 3000) -> str:
         shutil.rmtree(folder, ignore_errors=True)
     accept, hello = percentiles(latencies), percentiles(hello_latencies)
     rate, hello_rate = len(latencies) / elapsed, len(hello_latencies) / hello_elapsed
-    body = (f"gunicorn ({WORKERS} workers × {THREADS} threads, gthread) + PostgreSQL, {CLIENTS} concurrent clients (aiohttp, on "
+    body = (f"gunicorn ({WORKERS} workers × {THREADS} threads, gthread) + PostgreSQL, {CLIENTS} concurrent clients "
+            "(aiohttp, on "
             f"the same machine), {count} submissions of a ~5 KB document with an enveloped qualified XAdES signature "
             "(revocation offline, no TSA: the UPO is sealed XAdES-BES; the PDF is made on first download).\n\n"
             "| Endpoint | Requests/s | p50 ms | p95 ms | p99 ms | Failed |\n| --- | --- | --- | --- | --- | --- |\n"
