@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,8 +59,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.before_request(enforce_idle_timeout)
     app.before_request(identify_actor)
     app.before_request(_remember_language)
-    form_targets = " ".join(sorted({_origin(app.config[k]) for k in (
-        "TPSIGNING_URL", "RESIDENT_OIDC_ISSUER", "CLERK_OIDC_ISSUER")}))
+    form_targets = " ".join(
+        sorted({_origin(app.config[k]) for k in ("TPSIGNING_URL", "RESIDENT_OIDC_ISSUER", "CLERK_OIDC_ISSUER")})
+    )
     app.config["CSP"] = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         # Forms post to the portal only, but their answers may redirect to the signing service and
@@ -80,7 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             "office": {
                 "name": app.config["OFFICE_NAME"],
                 "address": f"{app.config['OFFICE_STREET']} {app.config['OFFICE_BUILDING']}, "
-                           f"{app.config['OFFICE_POSTCODE']} {app.config['OFFICE_TOWN']}",
+                f"{app.config['OFFICE_POSTCODE']} {app.config['OFFICE_TOWN']}",
                 "email": app.config["OFFICE_EMAIL"],
                 "phone": app.config["OFFICE_PHONE"],
             },
@@ -158,11 +160,13 @@ def _level_name(acr: str | None) -> str:
     return f"{names[level]} ({level})" if level in names else (acr or "—")
 
 
-def _localtime(moment: Any) -> str:
-    """A moment as residents read it: Polish local time."""
-    if moment is None:
+def _localtime(moment: Any, seconds: bool = False) -> str:
+    """A moment as residents read it: Polish local time. Accepts ISO 8601 text (as receipts carry it)."""
+    if not moment:
         return ""
-    return moment.astimezone(WARSAW).strftime("%d.%m.%Y, %H:%M")
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(WARSAW).strftime("%d.%m.%Y, %H:%M:%S" if seconds else "%d.%m.%Y, %H:%M")
 
 
 def _origin(url: str) -> str:
