@@ -38,6 +38,24 @@ class Envelope:
     detached_signature: bytes | None = None
 
 
+def metadata(envelope: Envelope) -> dict[str, Any]:
+    """The parcel's description without its content: what manifests and JSON bodies share."""
+    return {
+        "submission_id": envelope.submission_id,
+        "receipt_id": envelope.receipt_id,
+        "service": {"id": envelope.service_id, "version": envelope.service_version, "title": envelope.service_title},
+        "unit": envelope.unit,
+        "jrwa_class": envelope.jrwa_class,
+        "sender_name": envelope.sender_name,
+        "filed_at": envelope.filed_at.isoformat(timespec="milliseconds"),
+        "channel": "okienko",
+        "signature": envelope.signature,
+        "document_sha256": envelope.document_sha256,
+        "attachments": [{"name": a.name, "media_type": a.media_type, "sha256": a.sha256}
+                        for a in envelope.attachments],
+    }
+
+
 @dataclass(frozen=True)
 class DeliveryReceipt:
     """What the back office answered: its own identifiers for the parcel."""
@@ -45,6 +63,29 @@ class DeliveryReceipt:
     adapter: str
     reference: str  # e.g. the RPW number
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CaseUpdate:
+    """Something the back office did with a submission, on its way back to the resident's timeline.
+
+    `kind` is one of `portal.status.service.EVENT_KINDS`; `event_id` is unique within the source
+    (the adapter or the webhook), so an event that arrives twice is applied once.
+    """
+
+    event_id: str
+    submission_id: str
+    kind: str
+    occurred_at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeliveredParcel:
+    """A delivery the back office acknowledged, as a polling adapter needs it to ask about the case."""
+
+    submission_id: str
+    receipt: dict[str, Any]  # what `DeliveryReceipt` carried: `reference` and the adapter's details
 
 
 class DeliveryError(Exception):
@@ -67,6 +108,13 @@ class BackOfficeAdapter(ABC):
 
     def check_config(self) -> None:  # noqa: B027 - optional hook
         """Raise ValueError naming the missing or wrong setting; called at start and by `okienko outbox check`."""
+
+    #: Adapters whose back office must be asked for case events (rather than pushing them) say so.
+    polls_events: bool = False
+
+    def fetch_events(self, parcels: list[DeliveredParcel]) -> list[CaseUpdate]:
+        """Case events for these delivered parcels since they were delivered; repeats are harmless."""
+        return []
 
 
 A = TypeVar("A", bound=type[BackOfficeAdapter])

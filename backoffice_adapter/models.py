@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db_types import UTCDateTime, utcnow
@@ -38,3 +39,8 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined]
     receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first adapter of a route is the office's system of record: only its delivery tells the
+    # resident "delivered". The others (an e-mail copy, an archive folder) are copies.
+    is_copy: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # When the administrators were told this delivery is stuck; cleared by a re-send.
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

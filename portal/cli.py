@@ -361,6 +361,8 @@ def outbox_run(once: bool, poll: float) -> None:
         return
     import threading
 
+    if problems := outbox.check_routes(current_app.config):
+        raise click.ClickException("the delivery settings are wrong:\n  " + "\n  ".join(problems))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -376,6 +378,27 @@ def outbox_status(as_json: bool) -> None:
 
     result = outbox.status()
     click.echo(json.dumps(result, indent=2) if as_json else result)
+
+
+@outbox_group.command("check")
+def outbox_check() -> None:
+    """Check that every configured adapter is known and has its settings; exit status 1 if not."""
+    from backoffice_adapter import outbox
+
+    if problems := outbox.check_routes(current_app.config):
+        raise click.ClickException("\n".join(problems))
+    click.echo("delivery settings OK: " + ", ".join(outbox.configured_adapters(current_app.config)))
+
+
+@outbox_group.command("resend")
+@click.argument("message_id", type=int)
+def outbox_resend(message_id: int) -> None:
+    """Send a dead or failed delivery again (its attempts are counted afresh)."""
+    from backoffice_adapter import outbox
+
+    if outbox.resend(message_id) is None:
+        raise click.ClickException(f"no dead or failed delivery {message_id}")
+    click.echo(f"delivery {message_id} is due again")
 
 
 @main.command("demo", with_appcontext=False)

@@ -88,9 +88,29 @@ SETTINGS: list[Setting] = [
             "instance/secrets.json."),
     Setting("PII_KEY_PREVIOUS", None, "During a key rotation: the old PESEL key, still accepted until "
             "`okienko keys rotate-pii` has re-encrypted every record (docs/identity.md)."),
-    Setting("DELIVERY_ADAPTERS", "desk", "Back-office adapters every submission is delivered to, comma-separated "
-            "(`desk`, later `ezdrp`, `webhook` …)."),
+    Setting("DELIVERY_ADAPTERS", "desk", "Back-office adapters every submission is delivered to, comma-separated: "
+            "`desk`, `ezdrp`, `webhook`, `directory`, `smtp`, `epuap-pull` (docs/backoffice.md). The first is the "
+            "office's system of record; the others get copies."),
+    Setting("DELIVERY_ROUTES", "", "Per-service exceptions to PORTAL_DELIVERY_ADAPTERS: `service-id=adapter+adapter` "
+            "separated by `;`, e.g. `zajecie-pasa-drogowego=ezdrp+smtp`."),
     Setting("OUTBOX_MAX_ATTEMPTS", 12, "Delivery attempts before a message is set aside as dead.", int),
+    Setting("OUTBOX_LEASE_SECONDS", 300, "How long a worker's claim on a delivery lasts; a worker that dies "
+            "mid-delivery leaves it to another after this.", int),
+    Setting("OUTBOX_ALERT_MINUTES", 30, "E-mail PORTAL_OUTBOX_ALERT_TO when a delivery has waited longer than this "
+            "(or died).", int),
+    Setting("OUTBOX_ALERT_TO", "", "Who is alerted about stuck deliveries (comma-separated e-mail addresses; "
+            "empty: only the log and the admin page)."),
+    Setting("EVENTS_POLL_SECONDS", 60, "How often the worker asks polling back offices (EZD RP) for case events.",
+            int),
+    Setting("WEBHOOK_URL", "", "`webhook` adapter: the office's integration endpoint receiving each parcel as JSON."),
+    Setting("WEBHOOK_SECRET", "", "`webhook` adapter: the shared HMAC-SHA256 key signing parcels sent and case "
+            "events received (`/api/zdarzenia`)."),
+    Setting("WEBHOOK_TIMEOUT", 10, "`webhook` adapter: seconds to wait for the endpoint.", int),
+    Setting("WEBHOOK_REPLAY_SECONDS", 300, "Signed requests older or newer than this are refused.", int),
+    Setting("DIRECTORY_PATH", "{INSTANCE_DIR}/ezd-import", "`directory` adapter: the folder an EZD imports parcels "
+            "from."),
+    Setting("REGISTRY_MAILBOX", "", "`smtp` adapter: the registry's mailbox that receives each parcel by e-mail "
+            "(sent through PORTAL_SMTP_HOST)."),
     Setting("BLOB_STORE", "database", "Where documents, receipts and attachments are kept: `database`, "
             "`filesystem:/path` or `s3:bucket?endpoint=https://…&region=…` (docs/inbox.md)."),
     Setting("SPOOL_DIR", "{INSTANCE_DIR}/spool", "Signed documents waiting for a retry after the database or the "

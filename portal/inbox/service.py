@@ -115,7 +115,7 @@ def store(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
         db.session.add(submission)
         status.add_event(submission.id, status.FILED, f"{submission.id}:filed", submission.filed_at,
                          receipt_id=submission.receipt_id)
-        outbox.enqueue(submission.id, _adapters())
+        outbox.enqueue(submission.id, outbox.routes_for(definition.id, current_app.config))
         draft.state = "submitted"
         # The receipt is made from these very objects next: keep them loaded across the commit
         # instead of reading back what was just written.
@@ -145,10 +145,6 @@ def _filed_attachments(draft: Draft) -> list[dict[str, object]]:
     applying = {r.id for r in flow.attachment_rules(definition, draft.values or {})}
     return [{"rule": a.rule_id, "name": a.filename, "media_type": a.media_type, "size": a.size, "sha256": a.sha256}
             for a in draft.attachments if a.rule_id in applying]
-
-
-def _adapters() -> list[str]:
-    return [a.strip() for a in str(current_app.config["DELIVERY_ADAPTERS"]).split(",") if a.strip()]
 
 
 def _seal() -> keys.Seal:

@@ -1,7 +1,9 @@
 """Sending e-mail: SMTP when configured, otherwise a folder of .eml files (what `make run` uses).
 
-Messages never carry personal data beyond what the recipient needs to act (a case reference,
-a service's name): no PESEL, no document content.
+Notices to residents and administrators never carry personal data beyond what the recipient
+needs to act (a case reference, a service's name): no PESEL, no document content. The one
+exception is the `smtp` back-office adapter, whose message *is* the parcel, sent to the office's
+own registry mailbox.
 """
 
 from __future__ import annotations
@@ -23,16 +25,24 @@ class MailNotSent(RuntimeError):
     pass
 
 
-def send(to: str, subject: str, body: str) -> None:
+def send(to: str, subject: str, body: str, attachments: tuple[tuple[str, str, bytes], ...] = (),
+         message_id: str | None = None) -> None:
+    """Send a plain-text message; `attachments` are (file name, media type, content).
+
+    A fixed `message_id` lets the receiving side recognise a message sent again after a failure.
+    """
     config = current_app.config
     message = EmailMessage()
     message["From"] = config["MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain="okienko")
+    message["Message-ID"] = message_id or make_msgid(domain="okienko")
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(body)
+    for name, media_type, content in attachments:
+        main, _, sub = media_type.partition("/")
+        message.add_attachment(content, maintype=main, subtype=sub or "octet-stream", filename=name)
     if not config["SMTP_HOST"]:
         folder = Path(config["MAIL_DIR"])
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,18 +1,56 @@
-"""What residents see of their cases: the events of each submission, in order."""
+"""What residents see of their cases: the events of each submission, in order.
+
+Events come from three places: the inbox (filed), the dispatcher (delivered, and the RPW number
+when the back office answers with one) and the back office itself (`apply_update`: pushed to
+`/api/zdarzenia`, polled by an adapter, or written by Okienko's own clerk desk). Every event
+carries a key unique within its source, so an event that arrives twice is recorded once; the
+case's current state is always derived from all events ordered by when they happened, so one
+that arrives late still lands in its place.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from backoffice_adapter.base import CaseUpdate
+from portal.audit import service as audit
 from portal.db_types import utcnow
 from portal.extensions import db
+from portal.inbox.models import Submission
 from portal.status.models import CaseEvent
+
+log = logging.getLogger(__name__)
 
 FILED = "filed"
 DELIVERED = "delivered"
+REGISTERED = "registered"  # entered in the back office's incoming register (RPW)
+CASE_OPENED = "case_opened"  # a case was opened: the znak sprawy
+ASSIGNED = "assigned"  # the unit or the clerk handling it
+STATUS_CHANGED = "status_changed"
+SUPPLEMENT_REQUESTED = "supplement_requested"  # a call to supplement or correct the application
+DECISION = "decision"
+
+CASE_STATUSES = ("in_progress", "postponed", "suspended", "closed", "resumed")
+
+# What a back office may report, and the text fields each kind carries (required, optional).
+EVENT_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    REGISTERED: (frozenset({"rpw"}), frozenset()),
+    CASE_OPENED: (frozenset({"case_reference"}), frozenset({"handler", "unit"})),
+    ASSIGNED: (frozenset(), frozenset({"unit", "handler"})),
+    STATUS_CHANGED: (frozenset({"status"}), frozenset({"reason"})),
+    SUPPLEMENT_REQUESTED: (frozenset({"message"}), frozenset({"due", "case_reference"})),
+    DECISION: (frozenset({"summary"}), frozenset({"case_reference", "outcome"})),
+}
+
+
+class InvalidEvent(ValueError):
+    """An event that cannot be applied as it is; nothing was changed."""
 
 
 def record_event(submission_id: str, kind: str, key: str, at: datetime | None = None, **data: Any) -> CaseEvent:
@@ -32,6 +70,54 @@ def add_event(submission_id: str, kind: str, key: str, at: datetime, **data: Any
     return event
 
 
+def check_update(update: CaseUpdate) -> None:
+    """Refuse an event whose kind, fields or values are not what the timeline can show."""
+    if update.kind not in EVENT_KINDS:
+        raise InvalidEvent(f"unknown event kind {update.kind!r}")
+    if not update.event_id or len(update.event_id) > 120:
+        raise InvalidEvent("the event id must be 1–120 characters")
+    if update.occurred_at.tzinfo is None:
+        raise InvalidEvent("the event time must carry a UTC offset")
+    required, optional = EVENT_KINDS[update.kind]
+    fields = set(update.data)
+    if missing := sorted(required - fields):
+        raise InvalidEvent(f"{update.kind}: missing {', '.join(missing)}")
+    if unknown := sorted(fields - required - optional):
+        raise InvalidEvent(f"{update.kind}: unknown field(s) {', '.join(unknown)}")
+    if update.kind == ASSIGNED and not fields:
+        raise InvalidEvent("assigned: give the unit, the handler or both")
+    for name, value in update.data.items():
+        if not isinstance(value, str) or not value.strip() or len(value) > 2000:
+            raise InvalidEvent(f"{update.kind}: {name} must be non-empty text of at most 2000 characters")
+    if update.kind == STATUS_CHANGED and update.data["status"] not in CASE_STATUSES:
+        raise InvalidEvent(f"status_changed: status must be one of {', '.join(CASE_STATUSES)}")
+
+
+def apply_update(source: str, update: CaseUpdate) -> CaseEvent | None:
+    """Record a back-office event on the case and commit; None when it was recorded before.
+
+    Raises InvalidEvent (and changes nothing) for an event that is malformed or names no submission.
+    """
+    check_update(update)
+    if db.session.get(Submission, update.submission_id) is None:
+        raise InvalidEvent(f"no submission {update.submission_id}")
+    key = f"{source}:{update.event_id}"
+    if db.session.scalar(select(CaseEvent.id).where(CaseEvent.event_key == key)) is not None:
+        return None
+    event = CaseEvent(submission_id=update.submission_id, kind=update.kind, event_key=key,
+                      occurred_at=update.occurred_at, data=dict(update.data))
+    db.session.add(event)
+    audit.record("case.event", "submission", update.submission_id, actor=("system", source), kind=update.kind,
+                 event_id=update.event_id)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same event applied concurrently: the other one counts
+        db.session.rollback()
+        return None
+    log.info("case event %s (%s) from %s for %s", update.event_id, update.kind, source, update.submission_id)
+    return event
+
+
 def timeline(submission_id: str) -> list[CaseEvent]:
     return list(db.session.scalars(
         select(CaseEvent).where(CaseEvent.submission_id == submission_id)
@@ -39,9 +125,47 @@ def timeline(submission_id: str) -> list[CaseEvent]:
     ))
 
 
+@dataclass
+class CaseSummary:
+    """Where the case stands now, as the resident should see it at the top of its page."""
+
+    stage: str = FILED
+    rpw: str | None = None
+    case_reference: str | None = None
+    unit: str | None = None
+    handler: str | None = None
+    status: str | None = None
+    supplement: dict[str, Any] | None = None  # the open call to supplement, if any
+    decision: dict[str, Any] | None = None
+
+
+def summary(events: list[CaseEvent]) -> CaseSummary:
+    """Fold the events, in the order they happened, into the case's current state."""
+    result = CaseSummary()
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.id or 0)):
+        data = event.data or {}
+        if event.kind in (DELIVERED, REGISTERED) and result.stage == FILED:
+            result.stage = DELIVERED
+        if event.kind == REGISTERED:
+            result.rpw = data.get("rpw")
+        elif event.kind == CASE_OPENED:
+            result.case_reference = data.get("case_reference")
+            result.unit = data.get("unit", result.unit)
+            result.handler = data.get("handler", result.handler)
+            result.stage, result.status = "in_progress", result.status or "in_progress"
+        elif event.kind == ASSIGNED:
+            result.unit = data.get("unit", result.unit)
+            result.handler = data.get("handler", result.handler)
+        elif event.kind == STATUS_CHANGED:
+            result.status = data["status"]
+            result.stage = "closed" if data["status"] == "closed" else "in_progress"
+        elif event.kind == SUPPLEMENT_REQUESTED:
+            result.supplement = data
+        elif event.kind == DECISION:
+            result.decision, result.supplement, result.stage = data, None, "decided"
+    return result
+
+
 def stage(events: list[CaseEvent]) -> str:
     """The latest step reached, for the case list."""
-    kinds = {e.kind for e in events}
-    if DELIVERED in kinds:
-        return DELIVERED
-    return FILED
+    return summary(events).stage

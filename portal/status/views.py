@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 
+from portal import config
 from portal.auth.service import current_resident, resident_required
 from portal.forms import service as forms
 from portal.inbox import service as inbox
@@ -31,11 +32,14 @@ def case(submission_id: str) -> Any:
     if submission is None:
         abort(404)
     inbox.ensure_receipt(submission)
+    events = service.timeline(submission.id)
     return render_template(
         "status/case.html",
         submission=submission,
         definition=forms.definition_of(submission.eservice),
-        events=service.timeline(submission.id),
+        events=events,
+        case=service.summary(events),
+        units=config.units(current_app.config),
         access_code=inbox.access_code(submission.receipt_id),
         just_filed=request.args.get("zlozono") is not None,
     )
