@@ -111,6 +111,17 @@ SETTINGS: list[Setting] = [
             "from."),
     Setting("REGISTRY_MAILBOX", "", "`smtp` adapter: the registry's mailbox that receives each parcel by e-mail "
             "(sent through PORTAL_SMTP_HOST)."),
+    Setting("EZDRP_URL", "", "`ezdrp` adapter: base address of the EZD RP Integrator API v2 (up to, not including, "
+            "`/ezdrp/integrator/v2`)."),
+    Setting("EZDRP_TOKEN", "", "`ezdrp` adapter: the Bearer token issued to Okienko by the EZD RP administrator."),
+    Setting("EZDRP_SID", "", "`ezdrp` adapter: the workstation (stanowisko) id Okienko acts as (header `SID`)."),
+    Setting("EZDRP_TIMEOUT", 20, "`ezdrp` adapter: seconds to wait for EZD RP.", int),
+    Setting("EPUAP_PULL_MAILBOX", "/UMLeszno/skrytka", "`epuap-pull`: the inbox address (adresSkrytki) an EZD "
+            "pulls from, as it would name the office's ePUAP inbox."),
+    Setting("EPUAP_PULL_SUBJECT", "UMLeszno", "`epuap-pull`: the office's ePUAP subject id (podmiot) the EZD "
+            "gives when pulling."),
+    Setting("EPUAP_PULL_CLIENT_CERTS", "", "`epuap-pull`: PEM file with the certificate(s) of the document systems "
+            "allowed to pull; their requests must carry a WS-Security signature made with one of them."),
     Setting("BLOB_STORE", "database", "Where documents, receipts and attachments are kept: `database`, "
             "`filesystem:/path` or `s3:bucket?endpoint=https://…&region=…` (docs/inbox.md)."),
     Setting("SPOOL_DIR", "{INSTANCE_DIR}/spool", "Signed documents waiting for a retry after the database or the "
