@@ -42,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     import backoffice_adapter  # noqa: F401 - registers the built-in adapters
     import portal.models  # noqa: F401 - every table in the metadata
+    from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
     from portal.desk.views import bp as desk_bp
     from portal.forms.views import bp as forms_bp
@@ -53,7 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.status.views import bp as status_bp
 
     for blueprint in (forms_bp, auth_bp, signing_bp, inbox_bp, receipts_bp, status_bp, inbound_events_bp, desk_bp,
-                      pages_bp):
+                      admin_bp, pages_bp):
         app.register_blueprint(blueprint)
 
     from portal.auth.service import current_clerk, current_resident, enforce_idle_timeout, identify_actor

@@ -224,3 +224,25 @@ def live_portal(app: Flask, portal_port: int) -> Iterator[str]:
     wait_for(f"{url}/health")
     yield url
     server.shutdown()
+
+
+@pytest.fixture
+def smtp(app: Flask, tmp_path: Path) -> Iterator[Path]:
+    """A real SMTP server process (aiosmtpd) delivering into a maildir; the portal is pointed at it."""
+    port = free_port()
+    maildir = tmp_path / "maildir"
+    process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                                "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not maildir.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    saved = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT")}
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
+    try:
+        yield maildir
+    finally:
+        app.config.update(saved)
+        process.terminate()
+        process.wait(timeout=10)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import mailbox
 import re
+from email.header import decode_header, make_header
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -77,3 +81,11 @@ def sign_with_trusted_profile(client: FlaskClient, browser: requests.Session, dr
     answer = browser.post(confirmation, data={"action": action}, allow_redirects=False, timeout=30)
     assert answer.status_code == 302, answer.text
     return client.get(local(answer.headers["Location"]))
+
+
+def messages(maildir: Path) -> list[Any]:
+    return list(mailbox.Maildir(str(maildir), create=False))
+
+
+def subjects(maildir: Path) -> list[str]:
+    return [str(make_header(decode_header(m["Subject"]))) for m in messages(maildir)]

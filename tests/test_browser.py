@@ -191,3 +191,47 @@ def test_a_multi_step_service_with_groups_conditions_and_attachments(app: Flask,
     assert page.get_by_role("heading", name="Pismo zostało złożone").is_visible()
     audit.check(page)
     audit.assert_clean()
+
+
+def test_case_events_and_the_deliveries_page_in_the_browser(app: Flask, catalog: None, live_portal: str, pki: Path,
+                                                            page) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from backoffice_adapter.base import CaseUpdate
+    from backoffice_adapter.models import DEAD, OutboxMessage
+    from portal.extensions import db
+    from portal.status import service as status
+    from tests.factories import make_submission
+
+    with app.app_context():
+        submission = make_submission(pki)
+        outbox.run_once()
+        at = datetime(2026, 11, 26, 9, tzinfo=UTC)
+        for number, (kind, data) in enumerate([
+            ("case_opened", {"case_reference": "OR.1431.12.2026", "unit": "OR"}),
+            ("assigned", {"unit": "OR", "handler": "Marek Wójcik"}),
+            ("supplement_requested", {"message": "Proszę dołączyć pełnomocnictwo.", "due": "2026-12-03"}),
+        ]):
+            status.apply_update("webhook", CaseUpdate(f"b{number}", submission.id, kind, at, data))
+        message = db.session.scalar(select(OutboxMessage))
+        message.state, message.last_error = DEAD, "DeliveryError: the endpoint answered 503"
+        db.session.commit()
+        submission_id = submission.id
+    audit = AccessibilityAudit()
+    page.goto(f"{live_portal}/moje-sprawy/{submission_id}")
+    page.get_by_role("button", name="Zaloguj jako Jan Kowalski").click()
+    page.wait_for_url(f"{live_portal}/moje-sprawy/{submission_id}")
+    assert page.get_by_role("heading", name="Wezwanie do uzupełnienia").is_visible()
+    assert "OR.1431.12.2026" in page.inner_text("main")
+    audit.check(page)
+    page.goto(f"{live_portal}/urzad/admin/przekazania")
+    page.get_by_role("button", name="Zaloguj jako Administrator Portalu").click()
+    page.wait_for_url(f"{live_portal}/urzad/admin/przekazania")
+    assert "503" in page.inner_text("main")
+    audit.check(page)
+    page.get_by_role("button", name=re.compile("^Wyślij ponownie")).click()
+    assert page.get_by_role("status").filter(has_text="wróciła do kolejki").is_visible()
+    audit.check(page)
+    audit.assert_clean()

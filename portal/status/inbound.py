@@ -8,6 +8,7 @@ is logged and audited. Events already applied are counted as duplicates, not app
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -67,10 +68,17 @@ def _parse(raw: Any) -> list[CaseUpdate]:
     return updates
 
 
+def _json(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return None
+
+
 @bp.post("/api/zdarzenia")
 @csrf.exempt  # authenticated by the HMAC signature, not by a browser session
 def receive() -> Any:
-    payload = request.get_data(cache=False)
+    payload = request.get_data()
     config = current_app.config
     try:
         webhook.verify(config["WEBHOOK_SECRET"], request.headers.get(webhook.HEADER), payload,
@@ -78,7 +86,7 @@ def receive() -> Any:
     except webhook.BadSignature as exc:
         return _refuse(401, str(exc))
     try:
-        updates = _parse(request.get_json(force=True, silent=True))
+        updates = _parse(_json(payload))
     except service.InvalidEvent as exc:
         return _refuse(400, str(exc))
     applied = duplicates = 0

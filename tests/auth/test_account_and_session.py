@@ -3,18 +3,12 @@ draft retention with reminders, and the idle session that ends without losing an
 
 from __future__ import annotations
 
-import mailbox
 import re
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -24,38 +18,7 @@ from portal.db_types import utcnow
 from portal.extensions import db
 from portal.forms import service as forms
 from portal.forms.models import Draft
-from tests.conftest import free_port
-from tests.helpers import csrf_token, local, login_resident, start_letter
-
-
-@pytest.fixture
-def smtp(app: Flask, tmp_path: Path) -> Iterator[Path]:
-    """A real SMTP server process (aiosmtpd) delivering into a maildir; the portal is pointed at it."""
-    port = free_port()
-    maildir = tmp_path / "maildir"
-    process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-                                "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not maildir.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    saved = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT")}
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
-    try:
-        yield maildir
-    finally:
-        app.config.update(saved)
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def messages(maildir: Path) -> list[Any]:
-    return list(mailbox.Maildir(str(maildir), create=False))
-
-
-def subjects(maildir: Path) -> list[str]:
-    return [str(make_header(decode_header(m["Subject"]))) for m in messages(maildir)]
+from tests.helpers import csrf_token, local, login_resident, messages, start_letter, subjects
 
 
 def test_notification_address_is_used_only_after_its_link_is_opened(app: Flask, client: FlaskClient,
