@@ -118,11 +118,11 @@ def _record_delivered(message: OutboxMessage, receipt: base.DeliveryReceipt) -> 
     if message.is_copy:
         return
     now = utcnow()
-    status.record_event(message.submission_id, status.DELIVERED, f"{message.submission_id}:delivered", now,
-                        adapter=message.adapter)
+    status.record_event_once(message.submission_id, status.DELIVERED, f"{message.submission_id}:delivered", now,
+                             adapter=message.adapter)
     if rpw := receipt.details.get("rpw"):
-        status.record_event(message.submission_id, status.REGISTERED, f"{message.adapter}:{rpw}:registered", now,
-                            rpw=str(rpw))
+        status.record_event_once(message.submission_id, status.REGISTERED, f"{message.adapter}:{rpw}:registered",
+                                 now, rpw=str(rpw))
 
 
 def deliver(message_id: int) -> str:

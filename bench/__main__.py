@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import accept, verify_signature
+from bench import accept, dispatch, verify_signature
 
-BENCHMARKS = {"verify": verify_signature, "accept": accept}
+BENCHMARKS = {"verify": verify_signature, "accept": accept, "dispatch": dispatch}
 
 
 def main() -> None:

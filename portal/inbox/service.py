@@ -19,6 +19,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backoffice_adapter import outbox
@@ -269,7 +270,9 @@ def submissions_of(resident: Resident) -> list[Submission]:
 
 def envelope(submission_id: str) -> Envelope:
     """The parcel for the back office: the signed bytes, the receipt and the metadata."""
-    submission = db.session.get(Submission, submission_id)
+    # The resident and the service come in the same query: the dispatcher builds many envelopes.
+    submission = db.session.get(Submission, submission_id,
+                                options=[joinedload(Submission.resident), joinedload(Submission.eservice)])
     if submission is None:
         raise LookupError(f"no submission {submission_id}")
     ensure_receipt(submission)

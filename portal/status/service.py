@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from backoffice_adapter.base import CaseUpdate
@@ -61,6 +63,15 @@ def record_event(submission_id: str, kind: str, key: str, at: datetime | None = 
     event = CaseEvent(submission_id=submission_id, kind=kind, event_key=key, occurred_at=at or utcnow(), data=data)
     db.session.add(event)
     return event
+
+
+def record_event_once(submission_id: str, kind: str, key: str, at: datetime, **data: Any) -> None:
+    """Like `record_event`, in one statement: the insert does nothing if the key is taken (the hot path
+    of the dispatcher, where a repeat is rare but possible after a crash)."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(insert(CaseEvent).values(submission_id=submission_id, kind=kind, event_key=key,
+                                                occurred_at=at, data=data).on_conflict_do_nothing())
 
 
 def add_event(submission_id: str, kind: str, key: str, at: datetime, **data: Any) -> CaseEvent:
