@@ -36,6 +36,7 @@ class Envelope:
     signature: dict[str, Any]
     attachments: tuple[Attachment, ...] = field(default=())
     detached_signature: bytes | None = None
+    reply_to: str | None = None  # the earlier submission (and so the case) this one supplements
 
 
 def metadata(envelope: Envelope) -> dict[str, Any]:
@@ -51,6 +52,7 @@ def metadata(envelope: Envelope) -> dict[str, Any]:
         "channel": "okienko",
         "signature": envelope.signature,
         "document_sha256": envelope.document_sha256,
+        "reply_to": envelope.reply_to,
         "attachments": [{"name": a.name, "media_type": a.media_type, "sha256": a.sha256}
                         for a in envelope.attachments],
     }

@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.admin.views import bp as admin_bp
     from portal.auth.views import bp as auth_bp
     from portal.desk.views import bp as desk_bp
+    from portal.epuap_pull.views import bp as epuap_pull_bp
     from portal.forms.views import bp as forms_bp
     from portal.inbox.public import bp as receipts_bp
     from portal.inbox.views import bp as inbox_bp
@@ -54,7 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.status.views import bp as status_bp
 
     for blueprint in (forms_bp, auth_bp, signing_bp, inbox_bp, receipts_bp, status_bp, inbound_events_bp, desk_bp,
-                      admin_bp, pages_bp):
+                      admin_bp, epuap_pull_bp, pages_bp):
         app.register_blueprint(blueprint)
 
     from portal.auth.service import current_clerk, current_resident, enforce_idle_timeout, identify_actor

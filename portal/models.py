@@ -3,7 +3,8 @@
 from backoffice_adapter.models import OutboxMessage
 from portal.audit.models import AuditEntry, AuditHead
 from portal.auth.models import Clerk, Resident
-from portal.desk.models import IncomingParcel, RpwCounter
+from portal.desk.models import CaseCounter, DeskCase, IncomingParcel, OutgoingLetter, RpwCounter, SupplementRequest
+from portal.epuap_pull.models import PullItem
 from portal.forms.models import Draft, DraftAttachment, EService
 from portal.inbox.models import Submission
 from portal.signing.models import TrustAnchor
@@ -18,11 +19,16 @@ __all__ = [
     "CaseEvent",
     "Clerk",
     "Draft",
+    "CaseCounter",
+    "DeskCase",
     "EService",
     "IncomingParcel",
     "OutboxMessage",
+    "OutgoingLetter",
+    "PullItem",
     "Resident",
     "RpwCounter",
     "Submission",
+    "SupplementRequest",
     "TrustAnchor",
 ]

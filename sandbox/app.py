@@ -59,19 +59,28 @@ def create_app(pki_dir: Path, public_url: str, portal_url: str) -> Flask:
 
     @app.route("/kwalifikowany", methods=["GET", "POST"])
     def qualified_signer() -> Any:
-        """A stand-in for the resident's desktop signing software, with the demo qualified certificates."""
+        """A stand-in for desktop signing software with the demo qualified certificates: residents sign
+        their XML submissions; clerks sign the office's letters (XML: XAdES, PDF: PAdES)."""
         if request.method == "GET":
-            return render_template("qualified.html", residents=people.RESIDENTS)
+            return render_template("qualified.html", residents=people.RESIDENTS, clerks=people.CLERKS)
         upload = request.files.get("dokument")
-        person = people.resident(request.form.get("certyfikat", ""))
-        if upload is None or person is None:
+        choice = request.form.get("certyfikat", "")
+        person = people.resident(choice)
+        clerk = people.clerk(choice.removeprefix("urzednik:")) if choice.startswith("urzednik:") else None
+        if upload is None or (person is None and clerk is None):
             return render_template("error.html", provider=None, error="bad_request",
                                    description="Wybierz dokument i certyfikat."), 400
+        folder, stem = (pki_dir / "residents", person.pesel) if person else (pki_dir / "clerks", clerk.username)
+        cert, key = (folder / f"{stem}.pem").read_bytes(), (folder / f"{stem}.key").read_bytes()
         name = Path(upload.filename or "dokument.xml").name
+        content = upload.read()
+        if content.startswith(b"%PDF"):
+            signed = qualified.sign_pdf(content, cert, key)
+            response = Response(signed, mimetype="application/pdf")
+            response.headers["Content-Disposition"] = f'attachment; filename="{name.replace(".pdf", "")}-podpisany.pdf"'
+            return response
         detached = request.form.get("rodzaj") == "zewnetrzny"
-        signed = qualified.sign(upload.read(), (pki_dir / "residents" / f"{person.pesel}.pem").read_bytes(),
-                                (pki_dir / "residents" / f"{person.pesel}.key").read_bytes(),
-                                detached_name=name if detached else None)
+        signed = qualified.sign(content, cert, key, detached_name=name if detached else None)
         response = Response(signed, mimetype="application/xml")
         filename = f"{name}.xades" if detached else name.replace(".xml", "-podpisany.xml")
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -7,6 +7,7 @@
     tsa.pem / .key                   the time-stamping authority
     tsl-signer.pem / .key            the operator of the sandbox trusted list (tsl.xml)
     residents/<PESEL>.pem / .key     demo residents' qualified certificates (serialNumber PNOPL-<PESEL>)
+    clerks/<username>.pem / .key     demo clerks' qualified certificates (signing letters and decisions)
     residents/<PESEL>-revoked.*      a certificate the CA has revoked (it is on the CRL)
     residents/<PESEL>-expired.*      a certificate past its validity
     revoked.txt                      serial numbers on the CRL, one per line (hex)
@@ -94,7 +95,12 @@ def generate(directory: Path, *, crl_url: str = DEFAULT_CRL_URL, force: bool = F
     """Create the PKI in `directory` unless it is already there; return whether anything was made."""
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / "ca.pem").exists() and not force:
-        return False
+        if (directory / "clerks").exists():
+            return False
+        ca_cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
+        ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), password=None)
+        _clerks(directory, ca_cert, ca_key, crl_url)  # type: ignore[arg-type]  # a PKI made before clerks signed
+        return True
     now = _now()
     ca_key = _key()
     ca_name = x509.Name([
@@ -165,7 +171,27 @@ def generate(directory: Path, *, crl_url: str = DEFAULT_CRL_URL, force: bool = F
     _write_key(residents / f"{jan.pesel}-expired.key", key)
     _write_cert(residents / f"{jan.pesel}-expired.pem", cert)
     (directory / "revoked.txt").write_text("".join(f"{serial:x}\n" for serial in revoked))
+    _clerks(directory, ca_cert, ca_key, crl_url)
     return True
+
+
+def _clerks(directory: Path, ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey, crl_url: str) -> None:
+    """Qualified certificates of the demo clerks, for signing the office's letters and decisions."""
+    folder = directory / "clerks"
+    folder.mkdir(exist_ok=True)
+    for clerk in people.CLERKS:
+        given, _, family = clerk.name.partition(" ")
+        subject = x509.Name([
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
+            x509.NameAttribute(NameOID.GIVEN_NAME, given),
+            x509.NameAttribute(NameOID.SURNAME, family),
+            x509.NameAttribute(NameOID.COMMON_NAME, clerk.name),
+        ])
+        key = _key()
+        cert = _issue(subject, key, ca_cert, ca_key, crl_url, usage=_signing_usage(digital_signature=False),
+                      not_after=_now() + datetime.timedelta(days=730))
+        _write_key(folder / f"{clerk.username}.key", key)
+        _write_cert(folder / f"{clerk.username}.pem", cert)
 
 
 def crl(directory: Path) -> bytes:

@@ -101,3 +101,25 @@ def sign(document: bytes, cert_pem: bytes, key_pem: bytes, *, detached_name: str
         finally:
             _files.content = {}
     return etree.tostring(signature, xml_declaration=True, encoding="UTF-8")
+
+
+def sign_pdf(pdf: bytes, cert_pem: bytes, key_pem: bytes) -> bytes:
+    """A PAdES signature over the whole PDF, as desktop signing software makes one (pyHanko)."""
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    signer = signers.SimpleSigner(
+        signing_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+        signing_key=asn1_keys.PrivateKeyInfo.load(key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())),
+        cert_registry=SimpleCertificateStore())
+    metadata = signers.PdfSignatureMetadata(field_name="Podpis", subfilter=SigSeedSubFilter.PADES)
+    output = io.BytesIO()
+    signers.PdfSigner(metadata, signer=signer).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), output=output)
+    return output.getvalue()

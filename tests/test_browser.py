@@ -235,3 +235,78 @@ def test_case_events_and_the_deliveries_page_in_the_browser(app: Flask, catalog:
     assert page.get_by_role("status").filter(has_text="wróciła do kolejki").is_visible()
     audit.check(page)
     audit.assert_clean()
+
+
+def test_a_case_worked_at_the_desk_in_the_browser(app: Flask, catalog: None, live_portal: str, sandbox_url: str,
+                                                  pki: Path, browser, tmp_path) -> None:  # noqa: ANN001, F811
+    """Registry assigns, the case officer opens a case and sends a decision signed with the sandbox's
+    signing software; the resident opens it. Every page passes axe."""
+    from datetime import date, timedelta
+
+    from backoffice_adapter import outbox as dispatcher
+    from tests.desk.conftest import a_pdf
+    from tests.factories import make_submission
+
+    with app.app_context():
+        make_submission(pki)
+        dispatcher.run_once()
+    audit = AccessibilityAudit()
+    (tmp_path / "decyzja.pdf").write_bytes(a_pdf("Decyzja nr 7/2026"))
+
+    office = browser.new_context(locale="pl-PL", accept_downloads=True)
+    clerk = office.new_page()
+    clerk.goto(f"{live_portal}/urzad/")
+    clerk.get_by_role("button", name="Zaloguj jako Ewa Kaczmarek").click()
+    clerk.wait_for_url(f"{live_portal}/urzad/")
+    audit.check(clerk)
+    clerk.get_by_role("link", name=re.compile(r"^RPW.1.")).click()
+    audit.check(clerk)
+    clerk.get_by_label("Tytuł sprawy").fill("Naprawa chodnika przy ul. Słowiańskiej")
+    clerk.get_by_role("button", name="Załóż sprawę").click()
+    clerk.wait_for_url("**/urzad/sprawy/*")
+    reference = clerk.locator("h1").inner_text()
+    assert re.fullmatch(r"OR\.0152\.\d+\.\d{4}", reference)
+    audit.check(clerk)
+
+    clerk.get_by_label("Czego brakuje").fill("Proszę dołączyć zdjęcie miejsca.")
+    clerk.get_by_label("Termin na uzupełnienie").fill((date.today() + timedelta(days=2)).isoformat())
+    clerk.get_by_role("button", name="Wyślij wezwanie").click()
+    assert clerk.locator(".error-summary").is_visible()
+    assert "co najmniej 7 dni" in clerk.locator(".error-summary").inner_text()
+    audit.check(clerk)
+
+    signer = office.new_page()
+    signer.goto(f"{sandbox_url}/kwalifikowany")
+    signer.get_by_label("Dokument do podpisu (XML albo PDF)").set_input_files(str(tmp_path / "decyzja.pdf"))
+    signer.get_by_label("Ewa Kaczmarek (urzędnik, OR)").check()
+    with signer.expect_download() as download:
+        signer.get_by_role("button", name="Podpisz").click()
+    download.value.save_as(str(tmp_path / "decyzja-podpisana.pdf"))
+
+    clerk.get_by_label("Decyzja lub inne rozstrzygnięcie").check()
+    clerk.get_by_label("Tytuł pisma").fill("Decyzja w sprawie naprawy chodnika")
+    clerk.get_by_label("Rozstrzygnięcie w jednym zdaniu (dla decyzji)").fill("Chodnik zostanie naprawiony.")
+    clerk.get_by_label(re.compile("^Podpisany plik")).set_input_files(str(tmp_path / "decyzja-podpisana.pdf"))
+    clerk.get_by_role("button", name="Wyślij pismo").click()
+    clerk.wait_for_url("**/urzad/sprawy/*")
+    assert "jeszcze nie odebrane" in clerk.inner_text("main")
+    audit.check(clerk)
+    office.close()
+
+    home = browser.new_context(locale="pl-PL", accept_downloads=True)
+    resident = home.new_page()
+    resident.goto(f"{live_portal}/moje-sprawy")
+    resident.get_by_role("button", name="Zaloguj jako Jan Kowalski").click()
+    resident.wait_for_url(f"{live_portal}/moje-sprawy")
+    resident.get_by_role("link", name="Pismo ogólne do urzędu").first.click()
+    main = resident.inner_text("main")
+    assert reference in main and "Chodnik zostanie naprawiony." in main and "Ewa Kaczmarek" in main
+    audit.check(resident)
+    with resident.expect_download() as letter:
+        resident.get_by_role("link", name="Decyzja w sprawie naprawy chodnika").click()
+    assert letter.value.suggested_filename.endswith(".pdf")
+    resident.reload()
+    assert "poświadczenie doręczenia" in resident.inner_text("main")
+    audit.check(resident)
+    home.close()
+    audit.assert_clean()

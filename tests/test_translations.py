@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_every_interface_text_has_an_english_translation(tmp_path: Path) -> None:
     template = tmp_path / "messages.pot"
-    subprocess.run([str(Path(sys.executable).with_name("pybabel")), "extract", "-F", "babel.cfg", "-o",
+    subprocess.run([str(Path(sys.executable).with_name("pybabel")), "extract", "-F", "babel.cfg", "-k", "_l", "-o",
                     str(template), "."], cwd=REPO, check=True, capture_output=True)
     with template.open("rb") as handle:
         wanted = {m.id for m in read_po(handle) if m.id}

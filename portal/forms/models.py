@@ -42,6 +42,8 @@ class Draft(db.Model):  # type: ignore[name-defined]
     document: Mapped[bytes | None] = mapped_column(db.LargeBinary)
     signing_ref: Mapped[str | None] = mapped_column(String(500))
     state: Mapped[str] = mapped_column(String(20), default="editing")
+    # A supplement or reply: the resident's earlier submission (its case) this draft answers.
+    reply_to: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
 

@@ -135,6 +135,22 @@ def start_draft(resident: Resident, eservice: EService) -> Draft:
     return draft
 
 
+REPLY_SERVICE = "pismo-ogolne"
+
+
+def start_reply(resident: Resident, reply_to: str, title: str) -> Draft | None:
+    """A general letter answering an earlier submission (a supplement after a call from the office):
+    its delivery joins the same case. None when the catalog does not offer the general letter."""
+    found = find(REPLY_SERVICE)
+    if found is None:
+        return None
+    draft = start_draft(resident, found[0])
+    draft.reply_to = reply_to
+    draft.values = {**(draft.values or {}), "rodzaj": "wyjaśnienie", "tytul": title[:250]}
+    db.session.commit()
+    return draft
+
+
 def draft_for(draft_id: str, resident: Resident) -> Draft | None:
     """A resident's own draft, or nothing: someone else's draft is indistinguishable from a missing one."""
     # The service, resident and attachments come along: every page of a draft needs them.

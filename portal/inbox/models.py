@@ -35,6 +35,8 @@ class Submission(db.Model):  # type: ignore[name-defined]
     upo_pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     # The attachments as filed: name, media type, size and SHA-256 (their bytes are in the blob store).
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # The earlier submission this one supplements or answers (its case in the back office).
+    reply_to: Mapped[str | None] = mapped_column(String(36), index=True)
 
     eservice: Mapped[EService] = relationship()
     resident: Mapped[Resident] = relationship()

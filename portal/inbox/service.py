@@ -106,6 +106,7 @@ def store(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
             detached_signature_sha256=signature_address,
             verdict=verdict.stored(),
             attachments=_filed_attachments(draft),
+            reply_to=draft.reply_to,
         )
         audit.record("submission.accepted", "submission", submission.id, service=definition.id,
                      version=definition.version, sha256=document_address)
@@ -292,6 +293,7 @@ def envelope(submission_id: str) -> Envelope:
         upo=submission.upo or b"",
         signature=submission.verdict,
         detached_signature=submission.detached_signature,
+        reply_to=submission.reply_to,
         attachments=tuple(
             Attachment(str(a["name"]), str(a["media_type"]), storage.get(str(a["sha256"])), str(a["sha256"]))
             for a in submission.attachments or []

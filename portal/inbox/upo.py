@@ -77,6 +77,49 @@ def build(data: ReceiptData, seal: Seal, stamp: Callable[[bytes], bytes] | None 
 
 
 @dataclass(frozen=True)
+class DeliveryData:
+    """What the UPD (urzędowe poświadczenie doręczenia) of an outgoing letter states."""
+
+    receipt_id: str
+    office_name: str
+    office_id: str
+    addressee_name: str
+    addressee_id: str
+    received_at: datetime  # DataOdbioru: when the resident opened the letter
+    issued_at: datetime
+    document_id: str
+    document_sha256: bytes
+    case_reference: str
+    document_name: str
+
+
+def build_delivery(data: DeliveryData, seal: Seal, stamp: Callable[[bytes], bytes] | None = None) -> bytes:
+    """The UPD: the office certifies when the resident received its letter; sealed like the UPO."""
+    root = etree.Element(f"{{{UPO}}}Dokument", nsmap={None: UPO, "ds": DS})
+    upd = _el(root, "UPD")
+    _el(upd, "IdentyfikatorPoswiadczenia", data.receipt_id)
+    adresat = _el(upd, "Adresat")
+    _el(adresat, "Nazwa", data.addressee_name)
+    _el(adresat, "IdentyfikatorPodmiotu", data.addressee_id, TypIdentyfikatora="IdentyfikatorKontaOkienko")
+    nadawca = _el(upd, "Nadawca")
+    _el(nadawca, "Nazwa", data.office_name)
+    _el(nadawca, "IdentyfikatorPodmiotu", data.office_id, TypIdentyfikatora="IdentyfikatorUrzedu")
+    wystawca = _el(upd, "PodmiotWystawiajacyPoswiadczenie")
+    _el(wystawca, "Nazwa", data.office_name)
+    _el(wystawca, "IdentyfikatorPodmiotu", data.office_id, TypIdentyfikatora="IdentyfikatorUrzedu")
+    _el(upd, "DataOdbioru", timestamp(data.received_at))
+    _el(upd, "DataWytworzeniaPoswiadczenia", timestamp(data.issued_at))
+    _el(upd, "IdentyfikatorDokumentu", data.document_id)
+    _el(upd, "IdentyfikatorSprawy", data.case_reference)
+    _el(upd, "InformacjaUzupelniajaca", data.document_name, TypInformacjiUzupelniajacej="NazwaDokumentu")
+    reference = _el(root, "Reference", ns=DS, URI=f"urn:okienko:pismo:{data.document_id}")
+    _el(reference, "DigestMethod", ns=DS, Algorithm=SHA256)
+    _el(reference, "DigestValue", base64.b64encode(data.document_sha256).decode(), ns=DS)
+    xades.seal_enveloped(root, seal, data.issued_at, stamp)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+@dataclass(frozen=True)
 class ReceiptFacts:
     receipt_id: str | None
     filed_at: str | None

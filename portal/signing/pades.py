@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+from typing import Any
 
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers, timestamps
@@ -34,3 +35,63 @@ def seal(pdf: bytes, cert_path: str, key_path: str, reason: str, tsa_url: str | 
     signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), metadata, signer=_signer(cert_path, key_path),
                      timestamper=stamper, output=output)
     return output.getvalue()
+
+
+def verify_pdf(data: bytes, policy: Any) -> dict[str, Any]:
+    """Check the last signature of a signed PDF (an answer or decision a clerk uploads).
+
+    Valid only when the signature is intact, covers the whole file (nothing appended after
+    signing), and its certificate leads to a trust anchor of `policy` (a `verify.Policy`).
+    Returns a verdict shaped like the XML verifier's stored verdicts.
+    """
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.misc import PdfReadError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import async_validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.settings import KeyUsageConstraints
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    from portal.signing import verify
+
+    verdict: dict[str, Any] = {"indication": verify.TOTAL_FAILED, "valid": False, "reasons": [], "format": "PAdES"}
+    try:
+        signatures = PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures
+    except (PdfReadError, ValueError, KeyError) as exc:
+        verdict["reasons"] = [f"not a readable PDF: {exc}"]
+        return verdict
+    if not signatures:
+        verdict["reasons"] = ["the PDF carries no signature"]
+        return verdict
+    offline = policy.revocation_mode == "offline"
+    context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(der) for der in policy.trust_anchors],
+                                allow_fetching=not offline,
+                                revocation_mode="soft-fail" if offline else policy.revocation_mode,
+                                fetchers=None if offline else verify._revocation_fetchers())
+    try:
+        status = verify._run_coroutine(async_validate_pdf_signature(
+            signatures[-1], signer_validation_context=context,
+            key_usage_settings=KeyUsageConstraints(key_usage=set())))
+    except (SignatureValidationError, ValueError) as exc:
+        verdict["reasons"] = [f"the signature cannot be validated: {exc}"]
+        return verdict
+    cert = status.signing_cert
+    verdict["certificate"] = {"subject": cert.subject.human_friendly, "issuer": cert.issuer.human_friendly,
+                              "serial": format(cert.serial_number, "x")}
+    verdict["signer"] = {"name": cert.subject.native.get("common_name", ""), "source": "certificate"}
+    if status.signer_reported_dt is not None:
+        verdict["signing_time"] = status.signer_reported_dt.isoformat()
+    reasons = []
+    if not status.intact or not status.valid:
+        reasons.append("the signature does not match the document")
+    if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
+        reasons.append("the file was changed after it was signed")
+    if not status.trusted:
+        reasons.append("the signer's certificate is not trusted")
+    if status.revoked:
+        reasons.append("the signer's certificate is revoked")
+    verdict["reasons"] = reasons
+    if not reasons:
+        verdict["indication"], verdict["valid"] = verify.TOTAL_PASSED, True
+    return verdict

@@ -37,6 +37,9 @@ ASSIGNED = "assigned"  # the unit or the clerk handling it
 STATUS_CHANGED = "status_changed"
 SUPPLEMENT_REQUESTED = "supplement_requested"  # a call to supplement or correct the application
 DECISION = "decision"
+DELAY_NOTIFIED = "delay_notified"  # KPA art. 36: the office will be late, why, and the new date
+SUPPLEMENTED = "supplemented"  # the resident answered a call to supplement (a new submission, its UPO)
+LETTER_SENT = "letter_sent"  # an answer or decision is waiting for the resident in the portal
 
 CASE_STATUSES = ("in_progress", "postponed", "suspended", "closed", "resumed")
 
@@ -48,6 +51,9 @@ EVENT_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     STATUS_CHANGED: (frozenset({"status"}), frozenset({"reason"})),
     SUPPLEMENT_REQUESTED: (frozenset({"message"}), frozenset({"due", "case_reference"})),
     DECISION: (frozenset({"summary"}), frozenset({"case_reference", "outcome"})),
+    DELAY_NOTIFIED: (frozenset({"reason", "new_date"}), frozenset()),
+    SUPPLEMENTED: (frozenset({"receipt_id"}), frozenset()),
+    LETTER_SENT: (frozenset({"title"}), frozenset({"letter_id"})),
 }
 
 
@@ -104,10 +110,10 @@ def check_update(update: CaseUpdate) -> None:
         raise InvalidEvent(f"status_changed: status must be one of {', '.join(CASE_STATUSES)}")
 
 
-def apply_update(source: str, update: CaseUpdate) -> CaseEvent | None:
-    """Record a back-office event on the case and commit; None when it was recorded before.
+def add_update(source: str, update: CaseUpdate) -> CaseEvent | None:
+    """Add a back-office event to the current transaction; None when it was recorded before.
 
-    Raises InvalidEvent (and changes nothing) for an event that is malformed or names no submission.
+    Raises InvalidEvent (and adds nothing) for an event that is malformed or names no submission.
     """
     check_update(update)
     if db.session.get(Submission, update.submission_id) is None:
@@ -120,6 +126,17 @@ def apply_update(source: str, update: CaseUpdate) -> CaseEvent | None:
     db.session.add(event)
     audit.record("case.event", "submission", update.submission_id, actor=("system", source), kind=update.kind,
                  event_id=update.event_id)
+    return event
+
+
+def apply_update(source: str, update: CaseUpdate) -> CaseEvent | None:
+    """Record a back-office event on the case and commit; None when it was recorded before.
+
+    Raises InvalidEvent (and changes nothing) for an event that is malformed or names no submission.
+    """
+    event = add_update(source, update)
+    if event is None:
+        return None
     try:
         db.session.commit()
     except IntegrityError:  # the same event applied concurrently: the other one counts
@@ -148,6 +165,7 @@ class CaseSummary:
     status: str | None = None
     supplement: dict[str, Any] | None = None  # the open call to supplement, if any
     decision: dict[str, Any] | None = None
+    delay: dict[str, Any] | None = None  # the latest notice of delay
 
 
 def summary(events: list[CaseEvent]) -> CaseSummary:
@@ -174,6 +192,10 @@ def summary(events: list[CaseEvent]) -> CaseSummary:
             result.supplement = data
         elif event.kind == DECISION:
             result.decision, result.supplement, result.stage = data, None, "decided"
+        elif event.kind == SUPPLEMENTED:
+            result.supplement = None
+        elif event.kind == DELAY_NOTIFIED:
+            result.delay = data
     return result
 
 
