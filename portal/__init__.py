@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -95,7 +95,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         }
 
     app.add_template_filter(_localtime, "localtime")
-    app.add_template_filter(lambda moment: moment.astimezone(WARSAW).strftime("%d.%m.%Y"), "localdate")
+    app.add_template_filter(_localdate, "localdate")
     app.add_template_filter(_level_name, "loa")
 
     for status in (400, 403, 404, 405, 410, 413, 500, 503):
@@ -162,6 +162,20 @@ def _level_name(acr: str | None) -> str:
     names = {"low": _("niski"), "substantial": _("znaczący"), "high": _("wysoki")}
     level = (acr or "").rsplit("/", 1)[-1]
     return f"{names[level]} ({level})" if level in names else (acr or "—")
+
+
+def _localdate(moment: Any) -> str:
+    """A day as residents read it; accepts a date, a moment (shown in Polish time) or ISO 8601 text."""
+    if not moment:
+        return ""
+    if isinstance(moment, str):
+        try:
+            moment = date.fromisoformat(moment)
+        except ValueError:
+            return moment  # not a date after all (an EZD's free text): shown as it came
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(WARSAW)
+    return moment.strftime("%d.%m.%Y")
 
 
 def _localtime(moment: Any, seconds: bool = False) -> str:

@@ -418,21 +418,24 @@ def close_case(clerk: Clerk, case: DeskCase, reason: str) -> None:
 class Opening:
     clerk_name: str
     unit: str | None
-    at: datetime
+    first: datetime
+    last: datetime
+    count: int
 
 
 def openings(submission_id: str) -> list[Opening]:
-    """Who in the office opened this submission or its case, and when (from the audit log)."""
+    """Who in the office opened this submission or its case, when first and last, how often (from the audit log)."""
     rows = db.session.execute(
-        select(Clerk.display_name, Clerk.assigned_unit, Clerk.unit, audit.AuditEntry.at)
+        select(Clerk.display_name, Clerk.assigned_unit, Clerk.unit, func.min(audit.AuditEntry.at),
+               func.max(audit.AuditEntry.at), func.count())
         .join(Clerk, audit.AuditEntry.actor_id == func.cast(Clerk.id, db.String))
         .where(audit.AuditEntry.actor_kind == "clerk", audit.AuditEntry.object_type == "submission",
                audit.AuditEntry.object_id == submission_id,
                audit.AuditEntry.action.in_(["desk.opened", "desk.case_viewed"]))
-        .order_by(audit.AuditEntry.at.desc())
-        .limit(100)
+        .group_by(Clerk.id, Clerk.display_name, Clerk.assigned_unit, Clerk.unit)
+        .order_by(func.max(audit.AuditEntry.at).desc())
     ).all()
-    return [Opening(name, assigned or unit, at) for name, assigned, unit, at in rows]
+    return [Opening(name, assigned or unit, first, last, count) for name, assigned, unit, first, last, count in rows]
 
 
 def letters_for(submission_id: str) -> list[OutgoingLetter]:
