@@ -176,3 +176,17 @@ def test_a_tampered_or_untrusted_letter_is_not_sent(app: Flask, catalog: None, p
     assert answer.status_code == 400 and "changed after it was signed" in page
     with app.app_context():
         assert db.session.scalar(select(OutgoingLetter.id)) is None
+
+
+def test_letters_signed_by_a_clerk_in_xades_or_pades_are_accepted(ctx: None, pki: Path) -> None:
+    from portal.desk import letters
+    from sandbox import qualified
+
+    cert, key = (pki / "clerks" / "m.wojcik.pem").read_bytes(), (pki / "clerks" / "m.wojcik.key").read_bytes()
+    xml = qualified.sign(b"<Pismo><Tresc>Odpowiedz na wniosek.</Tresc></Pismo>", cert, key)
+    pdf = qualified.sign_pdf(a_pdf("Odpowiedz"), cert, key)
+    for signed, kind in ((xml, "XAdES"), (pdf, "PAdES")):
+        verdict = letters.check_signed_file(signed)
+        assert verdict["valid"] and verdict["format"] == kind and verdict["signer"]["name"] == "Marek Wójcik", verdict
+    forged = xml.replace(b"Odpowiedz na wniosek.", b"Odmowa.")
+    assert not letters.check_signed_file(forged)["valid"]
