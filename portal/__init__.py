@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from portal import config as portal_config
-from portal.extensions import babel, csrf, db, migrate
+from portal.extensions import babel, csrf, db, limiter, migrate
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 LANGUAGES = ("pl", "en")
@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     _register_identity_providers(app)
 
@@ -98,7 +99,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.add_template_filter(_localdate, "localdate")
     app.add_template_filter(_level_name, "loa")
 
-    for status in (400, 403, 404, 405, 410, 413, 500, 503):
+    for status in (400, 403, 404, 405, 409, 410, 413, 429, 500, 503):
         app.register_error_handler(status, _error_page)
     from flask_wtf.csrf import CSRFError
     from sqlalchemy.exc import OperationalError

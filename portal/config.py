@@ -137,6 +137,10 @@ SETTINGS: list[Setting] = [
     Setting("SMTP_PASSWORD", "", "SMTP password."),
     Setting("MAIL_FROM", "Okienko — Urząd Miasta Leszna <no-reply@leszno.pl>", "Sender of notices."),
     Setting("MAIL_DIR", "{INSTANCE_DIR}/mail", "Where notices go when no SMTP server is configured."),
+    Setting("LOOKUP_RATE_LIMIT", "10 per minute", "How often one address may try a receipt id and access code "
+            "(case look-up and receipt check without logging in)."),
+    Setting("RATELIMIT_STORAGE", "memory://", "Where rate-limit counters live: `memory://` (one process) or "
+            "`redis://host:6379` when several portal processes serve together."),
     Setting("DRAFT_RETENTION_DAYS", 30, "Unfinished drafts are deleted this many days after their last change.",
             int),
     Setting("DRAFT_REMINDER_DAYS", 7, "How many days before deletion the resident is reminded by e-mail.", int),
@@ -197,6 +201,8 @@ def flask_config(settings: dict[str, Any]) -> dict[str, Any]:
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_LOCALE="pl",
         BABEL_DEFAULT_TIMEZONE="Europe/Warsaw",
+        RATELIMIT_STORAGE_URI=config["RATELIMIT_STORAGE"],
+        RATELIMIT_HEADERS_ENABLED=True,
     )
     return config
 

@@ -22,7 +22,8 @@ class EService(db.Model):  # type: ignore[name-defined]
     slug: Mapped[str] = mapped_column(String(100), index=True)
     version: Mapped[str] = mapped_column(String(50))
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
-    schema_xsd: Mapped[str] = mapped_column(Text)
+    # Read only when a form is validated or a document built: lists and case pages need the definition alone.
+    schema_xsd: Mapped[str] = mapped_column(Text, deferred=True)
     # Only the newest loaded version of a service is offered for new drafts; older versions
     # stay for the drafts and submissions made with them.
     current: Mapped[bool] = mapped_column(default=True)

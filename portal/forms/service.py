@@ -138,15 +138,18 @@ def start_draft(resident: Resident, eservice: EService) -> Draft:
 REPLY_SERVICE = "pismo-ogolne"
 
 
-def start_reply(resident: Resident, reply_to: str, title: str) -> Draft | None:
-    """A general letter answering an earlier submission (a supplement after a call from the office):
-    its delivery joins the same case. None when the catalog does not offer the general letter."""
+def start_reply(resident: Resident, reply_to: str, title: str, kind: str = "wyjaśnienie",
+                text: str | None = None) -> Draft | None:
+    """A general letter answering an earlier submission (a supplement after a call from the office, a
+    ponaglenie): its delivery joins the same case. None when the catalog does not offer the general letter."""
     found = find(REPLY_SERVICE)
     if found is None:
         return None
     draft = start_draft(resident, found[0])
     draft.reply_to = reply_to
-    draft.values = {**(draft.values or {}), "rodzaj": "wyjaśnienie", "tytul": title[:250]}
+    draft.values = {**(draft.values or {}), "rodzaj": kind, "tytul": title[:250]}
+    if text:
+        draft.values["tresc"] = text
     db.session.commit()
     return draft
 

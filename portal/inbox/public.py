@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
-from portal.extensions import csrf
+from portal.extensions import csrf, receipt_lookups
 from portal.forms import service as forms
 from portal.inbox import receipts
 from portal.inbox import service as inbox
@@ -34,6 +34,7 @@ def _lookup() -> Any:
 
 
 @bp.route("/weryfikacja", methods=["GET", "POST"])
+@receipt_lookups
 def page() -> Any:
     result = found = None
     looked_up = False
@@ -60,6 +61,7 @@ def api_check() -> Any:
 
 
 @bp.get("/api/upo/<receipt_id>")
+@receipt_lookups
 def api_lookup(receipt_id: str) -> Any:
     found = receipts.find(receipt_id, request.args.get("kod", ""), inbox.access_code)
     if found is None:
@@ -70,6 +72,7 @@ def api_lookup(receipt_id: str) -> Any:
 
 
 @bp.get("/weryfikacja/<receipt_id>/upo.xml")
+@receipt_lookups
 def download(receipt_id: str) -> Any:
     found = receipts.find(receipt_id, request.args.get("kod", ""), inbox.access_code)
     if found is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +25,8 @@ from portal.audit import service as audit
 from portal.db_types import utcnow
 from portal.extensions import db
 from portal.inbox.models import Submission
+from portal.status import deadlines
+from portal.status.deadlines import Deadline
 from portal.status.models import CaseEvent
 
 log = logging.getLogger(__name__)
@@ -146,6 +148,17 @@ def apply_update(source: str, update: CaseUpdate) -> CaseEvent | None:
     return event
 
 
+def timelines(submission_ids: list[str]) -> dict[str, list[CaseEvent]]:
+    """The events of many submissions in one query (the case list), each list in order."""
+    found: dict[str, list[CaseEvent]] = {sid: [] for sid in submission_ids}
+    if not submission_ids:
+        return found
+    for event in db.session.scalars(select(CaseEvent).where(CaseEvent.submission_id.in_(submission_ids))
+                                    .order_by(CaseEvent.occurred_at, CaseEvent.id)):
+        found[event.submission_id].append(event)
+    return found
+
+
 def timeline(submission_id: str) -> list[CaseEvent]:
     return list(db.session.scalars(
         select(CaseEvent).where(CaseEvent.submission_id == submission_id)
@@ -202,3 +215,26 @@ def summary(events: list[CaseEvent]) -> CaseSummary:
 def stage(events: list[CaseEvent]) -> str:
     """The latest step reached, for the case list."""
     return summary(events).stage
+
+
+def deadline_of(procedure: str, filed_at: datetime, events: list[CaseEvent]) -> Deadline:
+    return deadlines.for_case(procedure, filed_at, events)
+
+
+def next_step(case: CaseSummary, deadline: Deadline, today: date) -> str:
+    """What happens next, as a key the page words in plain language."""
+    if case.decision is not None or case.status == "closed":
+        return "settled"
+    if case.supplement is not None:
+        return "supplement"
+    if not deadline.has_deadline:
+        return "notification"
+    if deadline.paused_now:
+        return "paused"
+    if deadline.overdue(today):
+        return "overdue"
+    if case.stage == FILED:
+        return "waiting_delivery"
+    if case.case_reference is None:
+        return "waiting_registration"
+    return "in_progress"

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
@@ -9,17 +9,23 @@ from flask_babel import gettext as _
 
 from portal import config
 from portal.auth.service import current_resident, resident_required
+from portal.db_types import utcnow
 from portal.desk import letters
 from portal.desk import service as desk
 from portal.desk.models import OutgoingLetter
-from portal.extensions import db
+from portal.extensions import db, receipt_lookups
 from portal.forms import flow
 from portal.forms import service as forms
+from portal.inbox import receipts
 from portal.inbox import service as inbox
-from portal.status import service
+from portal.status import deadlines, service
 from portal.storage import service as storage
 
 bp = Blueprint("status", __name__)
+
+
+def _today() -> date:
+    return utcnow().astimezone(deadlines.WARSAW).date()
 
 
 @bp.get("/moje-sprawy")
@@ -27,10 +33,28 @@ bp = Blueprint("status", __name__)
 def cases() -> Any:
     resident = current_resident()
     submissions = inbox.submissions_of(resident)  # type: ignore[arg-type]
-    rows = [(s, forms.definition_of(s.eservice), service.stage(service.timeline(s.id))) for s in submissions]
+    events = service.timelines([s.id for s in submissions])
+    rows = []
+    for submission in submissions:
+        definition = forms.definition_of(submission.eservice)
+        summary = service.summary(events[submission.id])
+        deadline = service.deadline_of(definition.procedure, submission.filed_at, events[submission.id])
+        rows.append((submission, definition, summary, deadline))
     drafts = [(d, forms.definition_of(d.eservice)) for d in forms.drafts_of(resident)]  # type: ignore[arg-type]
     retention = timedelta(days=int(current_app.config["DRAFT_RETENTION_DAYS"]))
-    return render_template("status/cases.html", rows=rows, drafts=drafts, retention=retention)
+    return render_template("status/cases.html", rows=rows, drafts=drafts, retention=retention, today=_today())
+
+
+def _case_context(submission: Any) -> dict[str, Any]:
+    """What both case pages (the resident's and the public look-up) show."""
+    events = service.timeline(submission.id)
+    definition = forms.definition_of(submission.eservice)
+    summary = service.summary(events)
+    deadline = service.deadline_of(definition.procedure, submission.filed_at, events)
+    today = _today()
+    return {"submission": submission, "definition": definition, "events": events, "case": summary,
+            "deadline": deadline, "today": today, "next_step": service.next_step(summary, deadline, today),
+            "units": config.units(current_app.config)}
 
 
 @bp.get("/moje-sprawy/<submission_id>")
@@ -40,20 +64,56 @@ def case(submission_id: str) -> Any:
     if submission is None:
         abort(404)
     inbox.ensure_receipt(submission)
-    events = service.timeline(submission.id)
     return render_template(
         "status/case.html",
-        submission=submission,
-        definition=forms.definition_of(submission.eservice),
-        events=events,
-        case=service.summary(events),
-        units=config.units(current_app.config),
+        **_case_context(submission),
         letters=desk.letters_for(submission.id),
         openings=desk.openings(submission.id),
         in_desk=desk.parcel_of(submission.id) is not None,
         access_code=inbox.access_code(submission.receipt_id),
         just_filed=request.args.get("zlozono") is not None,
     )
+
+
+@bp.route("/sprawdz-sprawe", methods=["GET", "POST"])
+@receipt_lookups
+def lookup() -> Any:
+    """Without logging in: the receipt id and access code from the UPO show where the case is — the
+    timeline's steps and dates, never its texts or names. A wrong id and a wrong code answer alike."""
+    if request.method == "GET":
+        return render_template("status/lookup.html", found=None, failed=False)
+    found = receipts.find(request.form.get("upo", "")[:60], request.form.get("kod", "")[:30], inbox.access_code)
+    if found is None:
+        return render_template("status/lookup.html", found=None, failed=True,
+                               receipt_id=request.form.get("upo", "")[:60]), 404
+    return render_template("status/lookup.html", found=found, failed=False, **_case_context(found))
+
+
+@bp.post("/moje-sprawy/<submission_id>/ponaglenie")
+@resident_required
+def reminder(submission_id: str) -> Any:
+    """KPA art. 37: once the office is late without a notice, the resident may file a ponaglenie —
+    a general letter, pre-filled, answering this submission (it joins the same case)."""
+    resident = current_resident()
+    submission = inbox.submission_for(submission_id, resident)  # type: ignore[arg-type]
+    if submission is None:
+        abort(404)
+    context = _case_context(submission)
+    if context["next_step"] != "overdue":
+        abort(409)
+    reference = context["case"].case_reference or submission.receipt_id
+    due = context["deadline"].due.strftime("%d.%m.%Y")
+    text = _("Na podstawie art. 37 § 1 pkt 1 Kodeksu postępowania administracyjnego wnoszę ponaglenie w sprawie "
+             "%(ref)s, wszczętej pismem złożonym %(filed)s (UPO %(receipt)s). Sprawa nie została załatwiona w "
+             "terminie, który upłynął %(due)s, a urząd nie zawiadomił o przyczynach zwłoki.",
+             ref=reference, filed=submission.filed_at.astimezone(deadlines.WARSAW).strftime("%d.%m.%Y"),
+             receipt=submission.receipt_id, due=due)
+    draft = forms.start_reply(resident, submission.id, _("Ponaglenie (art. 37 KPA) — %(ref)s", ref=reference),  # type: ignore[arg-type]
+                              kind="inne pismo", text=text)
+    if draft is None:
+        abort(404)
+    first = flow.step_ids(forms.definition_of(draft.eservice), draft.values or {})[0]
+    return redirect(url_for("forms.step", draft_id=draft.id, step_id=first))
 
 
 @bp.post("/moje-sprawy/<submission_id>/uzupelnij")
