@@ -23,6 +23,7 @@ from backoffice_adapter import base
 from backoffice_adapter.models import DEAD, FAILED, IN_PROGRESS, PENDING, SUCCESS, OutboxMessage
 from portal.db_types import utcnow
 from portal.extensions import db
+from portal.notify import service as notify
 from portal.status.models import CaseEvent
 
 log = logging.getLogger(__name__)
@@ -182,9 +183,11 @@ def run_forever(poll_seconds: float = 1.0, stop: threading.Event | None = None) 
         handled = 0
         try:
             handled = run_once()
+            notify.send_pending()
             if time.monotonic() >= next_chores:
                 poll_events()
                 alert_stuck()
+                notify.daily_jobs()
                 next_chores = time.monotonic() + int(current_app.config["EVENTS_POLL_SECONDS"])
         except Exception:  # noqa: BLE001 - a lost database connection must not end the worker
             log.exception("outbox worker iteration failed")

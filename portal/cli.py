@@ -17,6 +17,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
 from portal import config as portal_config
+from portal.db_types import utcnow
 
 
 def _create_app() -> Flask:
@@ -399,6 +400,33 @@ def outbox_resend(message_id: int) -> None:
     if outbox.resend(message_id) is None:
         raise click.ClickException(f"no dead or failed delivery {message_id}")
     click.echo(f"delivery {message_id} is due again")
+
+
+@main.group(name="notify")
+def notify_group() -> None:
+    """E-mail to residents about their cases and the clerks' daily digest (the worker runs both)."""
+
+
+@notify_group.command("send")
+def notify_send() -> None:
+    """Send the e-mails owed to residents now."""
+    from portal.notify import service as notify
+
+    click.echo(f"sent {notify.send_pending(limit=10_000)} message(s); {notify.counts()['waiting']} still waiting")
+
+
+@notify_group.command("digest")
+@click.option("--date", "day", metavar="YYYY-MM-DD", help="the day to count deadlines from (default: today)")
+def notify_digest(day: str | None) -> None:
+    """Send the clerks' digest of cases near their deadline, and the residents' overdue notices, now."""
+    from datetime import date
+
+    from portal.notify import service as notify
+    from portal.status.deadlines import WARSAW
+
+    today = date.fromisoformat(day) if day else utcnow().astimezone(WARSAW).date()
+    overdue = notify.notify_overdue(today)
+    click.echo(f"{notify.send_digests(today)} digest(s) sent; {overdue} overdue case(s) noted for residents")
 
 
 @main.command("deadline", with_appcontext=False)

@@ -7,6 +7,7 @@ from portal.desk.models import CaseCounter, DeskCase, IncomingParcel, OutgoingLe
 from portal.epuap_pull.models import PullItem
 from portal.forms.models import Draft, DraftAttachment, EService
 from portal.inbox.models import Submission
+from portal.notify.models import JobRun, Notification
 from portal.signing.models import TrustAnchor
 from portal.status.models import CaseEvent
 from portal.storage.models import Blob
@@ -23,6 +24,8 @@ __all__ = [
     "DeskCase",
     "EService",
     "IncomingParcel",
+    "JobRun",
+    "Notification",
     "OutboxMessage",
     "OutgoingLetter",
     "PullItem",

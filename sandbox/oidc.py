@@ -382,7 +382,8 @@ def foreign_claims(person: Any) -> dict[str, Any]:
 
 
 def clerk_claims(clerk: Any) -> dict[str, Any]:
-    return {"name": clerk.name, "preferred_username": clerk.username, "unit": clerk.unit, "roles": list(clerk.roles)}
+    return {"name": clerk.name, "preferred_username": clerk.username, "unit": clerk.unit, "roles": list(clerk.roles),
+            "email": f"{clerk.username}@um.leszno.example", "email_verified": True}
 
 
 ClaimsFactory = Callable[[Any], dict[str, Any]]

@@ -4,6 +4,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Date, String
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db_types import UTCDateTime, utcnow
@@ -30,6 +31,8 @@ class Resident(db.Model):  # type: ignore[name-defined]
     # Where notices go; only used once the resident has confirmed it through the link we sent.
     email: Mapped[str | None] = mapped_column(String(320))
     email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # E-mail when something in a case needs the resident (a call to supplement, a letter, a decision …).
+    notify_case_changes: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
     @property
     def full_name(self) -> str:
@@ -45,6 +48,8 @@ class Clerk(db.Model):  # type: ignore[name-defined]
     subject: Mapped[str] = mapped_column(String(255), unique=True)
     username: Mapped[str] = mapped_column(String(200))
     display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))  # from the identity provider: the daily digest
+    daily_digest: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     unit: Mapped[str | None] = mapped_column(String(50))
     # Roles come from the office's identity provider (a claim) and/or are assigned here by an
     # administrator; a clerk has the union. An assigned unit overrides the claimed one.

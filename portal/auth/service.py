@@ -169,6 +169,8 @@ def clerk_from_claims(issuer: str, claims: dict[str, Any]) -> Clerk:
         db.session.add(clerk)
     clerk.username = str(claims.get("preferred_username") or claims["sub"])
     clerk.display_name = str(claims.get("name") or clerk.username)
+    email = claims.get("email")
+    clerk.email = str(email) if email and claims.get("email_verified", True) else None
     clerk.unit = claims.get(current_app.config["CLERK_CLAIM_UNIT"])
     roles = claims.get(current_app.config["CLERK_CLAIM_ROLES"]) or []
     claimed = [str(r) for r in roles] if isinstance(roles, list) else [str(roles)]

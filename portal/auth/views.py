@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from joserfc.errors import JoseError
-from wtforms import StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import ValidationError
 
 from portal import config as portal_config
@@ -153,9 +153,30 @@ def account() -> Any:
             form.email.errors.append(_("Nie udało się wysłać wiadomości. Spróbuj ponownie później."))
     elif request.method == "GET" and resident.email:
         form.email.data = resident.email
-    return render_template("auth/account.html", resident=resident, form=form, sent=sent,
+    notices_form = NoticesForm(case_changes=resident.notify_case_changes)
+    notices_form.case_changes.label.text = _("Wysyłaj mi e-mail, gdy w mojej sprawie jest coś do zrobienia albo "
+                                             "nowe pismo z urzędu")
+    return render_template("auth/account.html", resident=resident, form=form, sent=sent, notices_form=notices_form,
+                           notices_saved=request.args.get("zapisano") is not None,
                            pesel=pii.mask(service.resident_pesel(resident)), logins=service.recent_logins(resident),
                            errors=[(f.id, m) for f in form if f.errors for m in f.errors])
+
+
+class NoticesForm(FlaskForm):
+    case_changes = BooleanField()
+
+
+@bp.post("/konto/powiadomienia")
+@service.resident_required
+def notices() -> Any:
+    resident = service.current_resident()
+    assert resident is not None
+    form = NoticesForm()
+    if form.validate_on_submit():
+        resident.notify_case_changes = bool(form.case_changes.data)
+        audit.record("resident.notices", "resident", str(resident.id), case_changes=resident.notify_case_changes)
+        db.session.commit()
+    return redirect(url_for("auth.account", zapisano=1))
 
 
 @bp.get("/konto/potwierdz/<token>")

@@ -1,0 +1,215 @@
+"""E-mail to residents when their case needs them, and the clerks' daily digest of deadlines.
+
+Messages carry no personal data beyond the case reference: what changed, and a link to the case
+page where the resident signs in to read it. A resident chooses on *Moje konto* whether to get them;
+only a confirmed address is ever written to.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from portal.auth.models import Clerk, Resident
+from portal.db_types import utcnow
+from portal.extensions import db
+from portal.notify import mail
+from portal.notify.models import JobRun, Notification
+
+log = logging.getLogger(__name__)
+
+# Event kinds that ask something of the resident or tell them the outcome.
+NOTIFIED_KINDS = {"supplement_requested", "letter_sent", "decision", "delay_notified", "status_changed", "overdue"}
+NOTIFIED_STATUSES = {"suspended", "resumed", "closed"}
+MAX_ATTEMPTS = 8
+DIGEST_HOUR = 7  # the clerks' digest and the overdue notices go out after 7:00 Polish time
+DIGEST_WINDOW_DAYS = 3
+
+SUBJECTS = {
+    "supplement_requested": ("Urząd prosi o uzupełnienie pisma", "The office asks you to supplement your submission"),
+    "letter_sent": ("Masz pismo z urzędu", "You have a letter from the office"),
+    "decision": ("Sprawa została rozstrzygnięta", "Your case has been decided"),
+    "delay_notified": ("Urząd zawiadomił o zwłoce i podał nowy termin",
+                       "The office notified a delay and set a new date"),
+    "status_changed": ("Zmienił się stan sprawy", "The state of your case changed"),
+    "overdue": ("Minął termin załatwienia sprawy — możesz złożyć ponaglenie",
+                "The deadline has passed — you may file a ponaglenie (reminder)"),
+}
+
+
+def enqueue_for_event(submission_id: str, kind: str, key: str, data: dict[str, Any]) -> None:
+    """Owe the resident an e-mail about this event; part of the event's transaction. Repeats add nothing."""
+    if kind not in NOTIFIED_KINDS or (kind == "status_changed" and data.get("status") not in NOTIFIED_STATUSES):
+        return
+    from portal.inbox.models import Submission
+
+    resident_id = db.session.scalar(select(Submission.resident_id).where(Submission.id == submission_id))
+    if resident_id is None:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(insert(Notification).values(resident_id=resident_id, submission_id=submission_id, kind=kind,
+                                                   key=f"notify:{key}", created_at=utcnow()).on_conflict_do_nothing())
+
+
+def _reference(submission_id: str) -> str:
+    """The case as the message names it: the znak sprawy once there is one, else the receipt id."""
+    from portal.inbox.models import Submission
+    from portal.status.models import CaseEvent
+
+    found = db.session.scalar(select(CaseEvent.data).where(CaseEvent.submission_id == submission_id,
+                                                          CaseEvent.kind == "case_opened")
+                              .order_by(CaseEvent.occurred_at.desc()).limit(1))
+    if found and found.get("case_reference"):
+        return str(found["case_reference"])
+    return str(db.session.scalar(select(Submission.receipt_id).where(Submission.id == submission_id)) or "")
+
+
+def send_pending(limit: int = 100) -> int:
+    """Send what is owed; a failure is tried again next time (up to MAX_ATTEMPTS). Returns messages sent."""
+    sent = 0
+    pending = list(db.session.scalars(
+        select(Notification).where(Notification.sent_at.is_(None), Notification.attempts < MAX_ATTEMPTS)
+        .order_by(Notification.id).limit(limit)))
+    base = current_app.config["BASE_URL"].rstrip("/")
+    for note in pending:
+        resident = db.session.get(Resident, note.resident_id)
+        if resident is None or not resident.notify_case_changes:
+            note.sent_at, note.outcome = utcnow(), "not wanted"
+        elif not (resident.email and resident.email_confirmed_at):
+            note.sent_at, note.outcome = utcnow(), "no confirmed address"
+        else:
+            reference = _reference(note.submission_id)
+            polish, english = SUBJECTS[note.kind]
+            body = (f"{polish}: {reference}.\n\nSzczegóły po zalogowaniu: {base}/moje-sprawy/{note.submission_id}\n"
+                    "Ze względu na ochronę danych wiadomość nie zawiera treści pisma.\n\n"
+                    f"{english}: {reference}.\nSign in to read it: {base}/moje-sprawy/{note.submission_id}\n\n"
+                    f"Powiadomienia wyłączysz w „Moje konto”: {base}/konto\n")
+            note.attempts += 1
+            try:
+                mail.send(resident.email, f"Okienko: {polish.lower()} — {reference}", body)
+            except mail.MailNotSent as exc:
+                note.last_error = str(exc)[:1000]
+                log.warning("notification %s not sent (attempt %d): %s", note.id, note.attempts, exc)
+                db.session.commit()
+                continue
+            note.sent_at, note.outcome = utcnow(), "sent"
+            sent += 1
+        db.session.commit()
+    return sent
+
+
+# --- daily jobs --------------------------------------------------------------------------------
+
+
+def _claim_day(name: str, today: date) -> bool:
+    """True for the one caller that runs the job today (a row lock keeps several workers apart)."""
+    run = db.session.get(JobRun, name, with_for_update=True)
+    if run is None:
+        db.session.add(JobRun(name=name, last_run_on=today))
+        try:
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - another worker inserted it first: theirs is today's run
+            db.session.rollback()
+            return False
+        return True
+    if run.last_run_on >= today:
+        db.session.rollback()
+        return False
+    run.last_run_on = today
+    db.session.commit()
+    return True
+
+
+def daily_jobs(now: datetime | None = None) -> None:
+    """Run once a day, after DIGEST_HOUR Polish time: overdue notices to residents, digests to clerks."""
+    from portal.status.deadlines import WARSAW
+
+    local = (now or utcnow()).astimezone(WARSAW)
+    if local.time() < time(DIGEST_HOUR):
+        return
+    if _claim_day("daily", local.date()):
+        notify_overdue(local.date())
+        send_digests(local.date())
+
+
+def _open_cases() -> list[Any]:
+    """Every submission not yet settled, with what the deadline needs (a bounded scan: open cases only)."""
+    from portal.inbox.models import Submission
+    from portal.status.models import CaseEvent
+
+    settled = select(CaseEvent.submission_id).where(
+        (CaseEvent.kind == "decision")
+        | ((CaseEvent.kind == "status_changed") & (CaseEvent.data["status"].as_string() == "closed")))
+    return list(db.session.scalars(select(Submission).where(Submission.id.not_in(settled))))
+
+
+def notify_overdue(today: date) -> int:
+    """A resident whose case passed its deadline without a notice of delay hears of the ponaglenie once."""
+    from portal.forms import service as forms
+    from portal.status import service as status
+
+    owed = 0
+    submissions = _open_cases()
+    events = status.timelines([s.id for s in submissions])
+    for submission in submissions:
+        deadline = status.deadline_of(forms.definition_of(submission.eservice).procedure, submission.filed_at,
+                                      events[submission.id])
+        if deadline.overdue(today) and deadline.extended_to is None:
+            enqueue_for_event(submission.id, "overdue", f"{submission.id}:overdue:{deadline.due}", {})
+            owed += 1
+    db.session.commit()
+    return owed
+
+
+def send_digests(today: date) -> int:
+    """Each clerk with an address gets the list of their open cases due within DIGEST_WINDOW_DAYS or late."""
+    from portal.desk.models import DeskCase
+    from portal.forms import service as forms
+    from portal.inbox.models import Submission
+    from portal.status import service as status
+
+    cases = list(db.session.scalars(select(DeskCase).where(DeskCase.status != "closed",
+                                                           DeskCase.handler_id.is_not(None))))
+    events = status.timelines([c.submission_id for c in cases])
+    per_clerk: dict[int, list[tuple[date, str]]] = {}
+    for case in cases:
+        submission = db.session.get(Submission, case.submission_id)
+        if submission is None:
+            continue
+        deadline = status.deadline_of(forms.definition_of(submission.eservice).procedure, submission.filed_at,
+                                      events[case.submission_id])
+        if deadline.due is None or deadline.settled_on is not None:
+            continue
+        if (deadline.due - today).days <= DIGEST_WINDOW_DAYS:
+            per_clerk.setdefault(case.handler_id, []).append((deadline.due, f"{case.reference} — {case.title}"))
+    sent = 0
+    base = current_app.config["BASE_URL"].rstrip("/")
+    for clerk_id, rows in per_clerk.items():
+        clerk = db.session.get(Clerk, clerk_id)
+        if clerk is None or not clerk.email or not clerk.daily_digest:
+            continue
+        lines = []
+        for due, label in sorted(rows):
+            left = (due - today).days
+            when = "PO TERMINIE" if left < 0 else ("dziś" if left == 0 else f"za {left} dni")
+            lines.append(f"- {due:%d.%m.%Y} ({when}): {label}")
+        body = ("Sprawy, których termin załatwienia mija w ciągu 3 dni albo już minął:\n\n" + "\n".join(lines)
+                + f"\n\nRejestr i sprawy: {base}/urzad/sprawy\n")
+        try:
+            mail.send(clerk.email, f"Okienko: {len(rows)} spraw z bliskim terminem ({today:%d.%m.%Y})", body)
+            sent += 1
+        except mail.MailNotSent as exc:
+            log.error("digest for clerk %s not sent: %s", clerk_id, exc)
+    return sent
+
+
+def counts() -> dict[str, int]:
+    waiting = db.session.scalar(select(func.count()).select_from(Notification).where(Notification.sent_at.is_(None)))
+    return {"waiting": int(waiting or 0)}
