@@ -151,7 +151,7 @@ def _open_cases() -> list[Any]:
 
 
 def notify_overdue(today: date) -> int:
-    """A resident whose case passed its deadline without a notice of delay hears of the ponaglenie once."""
+    """A resident whose case passed its due date hears of the ponaglenie once per due date."""
     from portal.forms import service as forms
     from portal.status import service as status
 
@@ -161,7 +161,7 @@ def notify_overdue(today: date) -> int:
     for submission in submissions:
         deadline = status.deadline_of(forms.definition_of(submission.eservice).procedure, submission.filed_at,
                                       events[submission.id])
-        if deadline.overdue(today) and deadline.extended_to is None:
+        if deadline.overdue(today):  # also when the new date of a notice of delay has passed (art. 37 § 1)
             enqueue_for_event(submission.id, "overdue", f"{submission.id}:overdue:{deadline.due}", {})
             owed += 1
     db.session.commit()

@@ -105,7 +105,7 @@ def reminder(submission_id: str) -> Any:
     due = context["deadline"].due.strftime("%d.%m.%Y")
     text = _("Na podstawie art. 37 § 1 pkt 1 Kodeksu postępowania administracyjnego wnoszę ponaglenie w sprawie "
              "%(ref)s, wszczętej pismem złożonym %(filed)s (UPO %(receipt)s). Sprawa nie została załatwiona w "
-             "terminie, który upłynął %(due)s, a urząd nie zawiadomił o przyczynach zwłoki.",
+             "terminie, który upłynął %(due)s.",
              ref=reference, filed=submission.filed_at.astimezone(deadlines.WARSAW).strftime("%d.%m.%Y"),
              receipt=submission.receipt_id, due=due)
     draft = forms.start_reply(resident, submission.id, _("Ponaglenie (art. 37 KPA) — %(ref)s", ref=reference),  # type: ignore[arg-type]
