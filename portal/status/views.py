@@ -34,12 +34,15 @@ def cases() -> Any:
     resident = current_resident()
     submissions = inbox.submissions_of(resident)  # type: ignore[arg-type]
     events = service.timelines([s.id for s in submissions])
+    summaries = {s.id: service.summary(events[s.id]) for s in submissions}
     rows = []
     for submission in submissions:
         definition = forms.definition_of(submission.eservice)
-        summary = service.summary(events[submission.id])
-        deadline = service.deadline_of(definition.procedure, submission.filed_at, events[submission.id])
-        rows.append((submission, definition, summary, deadline))
+        # A supplement or ponaglenie belongs to the case it answers: it has no deadline of its own.
+        procedure = "notification" if submission.reply_to else definition.procedure
+        deadline = service.deadline_of(procedure, submission.filed_at, events[submission.id])
+        parent = summaries.get(submission.reply_to) if submission.reply_to else None
+        rows.append((submission, definition, summaries[submission.id], deadline, parent))
     drafts = [(d, forms.definition_of(d.eservice)) for d in forms.drafts_of(resident)]  # type: ignore[arg-type]
     retention = timedelta(days=int(current_app.config["DRAFT_RETENTION_DAYS"]))
     return render_template("status/cases.html", rows=rows, drafts=drafts, retention=retention, today=_today())
@@ -50,10 +53,17 @@ def _case_context(submission: Any) -> dict[str, Any]:
     events = service.timeline(submission.id)
     definition = forms.definition_of(submission.eservice)
     summary = service.summary(events)
-    deadline = service.deadline_of(definition.procedure, submission.filed_at, events)
     today = _today()
+    parent = None
+    if submission.reply_to:  # a supplement or ponaglenie: the answered case holds the deadline
+        deadline = service.deadline_of("notification", submission.filed_at, events)
+        parent = (submission.reply_to, service.summary(service.timeline(submission.reply_to)))
+        step = "reply"
+    else:
+        deadline = service.deadline_of(definition.procedure, submission.filed_at, events)
+        step = service.next_step(summary, deadline, today)
     return {"submission": submission, "definition": definition, "events": events, "case": summary,
-            "deadline": deadline, "today": today, "next_step": service.next_step(summary, deadline, today),
+            "deadline": deadline, "today": today, "next_step": step, "parent": parent,
             "units": config.units(current_app.config)}
 
 

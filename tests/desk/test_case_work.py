@@ -107,6 +107,8 @@ def test_from_received_to_decided(app: Flask, catalog: None, pki: Path, client: 
         case = db.session.get(DeskCase, case_id)
         assert case.open_supplement is None and case.supplements[0].fulfilled_submission_id == supplement.id
     assert "Pismo uzupełnione" in client.get(f"/moje-sprawy/{submission_id}").get_data(as_text=True)
+    reply_page = client.get(f"/moje-sprawy/{supplement.id}").get_data(as_text=True)
+    assert "Dotyczy sprawy" in reply_page and reference in reply_page and "Termin załatwienia" not in reply_page
 
     # A notice of delay, then the decision: an unsigned file is refused, a sealed one is sent.
     token = csrf_token(officer, case_url)
