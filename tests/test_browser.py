@@ -219,6 +219,9 @@ def test_case_events_and_the_deliveries_page_in_the_browser(app: Flask, catalog:
         message.state, message.last_error = DEAD, "DeliveryError: the endpoint answered 503"
         db.session.commit()
         submission_id = submission.id
+        from portal.inbox import service as inbox_service
+
+        receipt_id, code = submission.receipt_id, inbox_service.access_code(submission.receipt_id)
     audit = AccessibilityAudit()
     page.goto(f"{live_portal}/moje-sprawy/{submission_id}")
     page.get_by_role("button", name="Zaloguj jako Jan Kowalski").click()
@@ -234,6 +237,19 @@ def test_case_events_and_the_deliveries_page_in_the_browser(app: Flask, catalog:
     page.get_by_role("button", name=re.compile("^Wyślij ponownie")).click()
     assert page.get_by_role("status").filter(has_text="wróciła do kolejki").is_visible()
     audit.check(page)
+    anonymous = page.context.browser.new_context(locale="pl-PL").new_page()
+    anonymous.goto(f"{live_portal}/sprawdz-sprawe")
+    audit.check(anonymous)
+    anonymous.get_by_label("Identyfikator poświadczenia").fill(receipt_id)
+    anonymous.get_by_label("Kod dostępu").fill("AAAAA-AAAAA")
+    anonymous.get_by_role("button", name="Sprawdź").click()
+    assert anonymous.locator(".error-summary").is_visible()
+    audit.check(anonymous)
+    anonymous.get_by_label("Kod dostępu").fill(code)
+    anonymous.get_by_role("button", name="Sprawdź").click()
+    assert "OR.1431.12.2026" in anonymous.inner_text("main") and "Marek Wójcik" not in anonymous.inner_text("main")
+    audit.check(anonymous)
+    anonymous.context.close()
     audit.assert_clean()
 
 
