@@ -52,11 +52,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.inbox.views import bp as inbox_bp
     from portal.pages import bp as pages_bp
     from portal.signing.views import bp as signing_bp
+    from portal.stats.views import bp as stats_bp
     from portal.status.inbound import bp as inbound_events_bp
     from portal.status.views import bp as status_bp
 
     for blueprint in (forms_bp, auth_bp, signing_bp, inbox_bp, receipts_bp, status_bp, inbound_events_bp, desk_bp,
-                      admin_bp, epuap_pull_bp, pages_bp):
+                      admin_bp, epuap_pull_bp, pages_bp, stats_bp):
         app.register_blueprint(blueprint)
 
     from portal.auth.service import current_clerk, current_resident, enforce_idle_timeout, identify_actor

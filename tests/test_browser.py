@@ -326,3 +326,24 @@ def test_a_case_worked_at_the_desk_in_the_browser(app: Flask, catalog: None, liv
     audit.check(resident)
     home.close()
     audit.assert_clean()
+
+
+def test_the_statistics_page_in_the_browser(app: Flask, catalog: None, live_portal: str, pki: Path, page) -> None:
+    """The office's public figures: charts drawn as SVG, each with its table, pass axe in Polish and in English."""
+    from portal.stats import service as stats
+    from tests.factories import make_resident, make_submission
+
+    with app.app_context():
+        resident = make_resident()
+        for _ in range(6):
+            make_submission(pki, resident)
+        stats.clear_cache()
+    audit = AccessibilityAudit()
+    page.goto(f"{live_portal}/statystyki")
+    assert page.get_by_role("img", name="Pisma złożone przez internet w kolejnych miesiącach").is_visible()
+    assert page.get_by_role("table", name="Pisma złożone przez internet w kolejnych miesiącach").is_visible()
+    audit.check(page)
+    page.screenshot(path=str(SHOTS / "statistics.png"), full_page=True)
+    page.goto(f"{live_portal}/statystyki?lang=en")
+    audit.check(page)
+    audit.assert_clean()
