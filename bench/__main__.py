@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import accept, dispatch, verify_signature
+from bench import accept, dispatch, status_pages, verify_signature
 
-BENCHMARKS = {"verify": verify_signature, "accept": accept, "dispatch": dispatch}
+BENCHMARKS = {"verify": verify_signature, "accept": accept, "dispatch": dispatch, "status": status_pages}
 
 
 def main() -> None:

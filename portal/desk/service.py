@@ -448,6 +448,13 @@ def parcel_of(submission_id: str) -> IncomingParcel | None:
     return db.session.scalar(select(IncomingParcel).where(IncomingParcel.submission_id == submission_id))
 
 
+def has_parcel(submission_id: str) -> bool:
+    """Whether the desk's register holds the submission. Only the id is read: the row also carries the
+    signed document and the UPO, which the resident's case page would otherwise fetch on every view."""
+    return db.session.scalar(
+        select(IncomingParcel.id).where(IncomingParcel.submission_id == submission_id)) is not None
+
+
 def case_of(submission_id: str) -> DeskCase | None:
     return db.session.scalar(select(DeskCase).where(DeskCase.submission_id == submission_id))
 

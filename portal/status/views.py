@@ -79,7 +79,7 @@ def case(submission_id: str) -> Any:
         **_case_context(submission),
         letters=desk.letters_for(submission.id),
         openings=desk.openings(submission.id),
-        in_desk=desk.parcel_of(submission.id) is not None,
+        in_desk=desk.has_parcel(submission.id),
         access_code=inbox.access_code(submission.receipt_id),
         just_filed=request.args.get("zlozono") is not None,
     )
