@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from bench import accept, dispatch, status_pages, verify_signature
+from bench import accept, dispatch, load, status_pages, verify_signature
 
-BENCHMARKS = {"verify": verify_signature, "accept": accept, "dispatch": dispatch, "status": status_pages}
+BENCHMARKS = {"verify": verify_signature, "accept": accept, "dispatch": dispatch, "status": status_pages,
+              "load": load}
 
 
 def main() -> None:
