@@ -1,0 +1,96 @@
+"""gunicorn settings for the portal in production: `gunicorn -c gunicorn.conf.py portal.wsgi:app`.
+
+Server settings come from the environment (the portal's own settings are PORTAL_* variables, read by
+portal/config.py):
+
+    GUNICORN_BIND            where to listen                     default 127.0.0.1:8000 (0.0.0.0:$PORT if PORT is set)
+    WEB_CONCURRENCY          worker processes                    default 2 × cores + 1
+    GUNICORN_THREADS         threads per worker (gthread)        default 4
+    GUNICORN_TIMEOUT         seconds before a silent worker is restarted           default 60
+    GUNICORN_GRACEFUL_TIMEOUT  seconds a stopping worker gets to finish requests   default 30
+    GUNICORN_KEEPALIVE       seconds an idle connection from the proxy stays open  default 75
+    FORWARDED_ALLOW_IPS      proxies whose X-Forwarded-* headers gunicorn trusts   default 127.0.0.1,::1
+    PROMETHEUS_MULTIPROC_DIR where the workers' metrics meet     default a fresh folder in /dev/shm
+
+docs/operations.md explains the choices.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+# Before anything imports prometheus_client (the workers import the portal after this file ran): with the
+# variable set, every worker writes its counters to files in one folder and any worker's /metrics adds them up.
+# A folder of our own, emptied at start, so that counters from an earlier run are never added in.
+# A memory file system: mkdtemp makes a private folder there, gunicorn its unlinked heartbeat files.
+_SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["OKIENKO_OWN_METRICS_DIR"] = tempfile.mkdtemp(
+        prefix="okienko-metrics-", dir=_SHM)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may use (containers, taskset)
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+_port = os.environ.get("PORT")
+bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{_port}" if _port else "127.0.0.1:8000").split(",")
+# Requests mostly wait: on PostgreSQL, on the TSA, on revocation checks. Threads overlap the waiting,
+# processes use the cores (XML signature checks hold the GIL).
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * _cores() + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+# The slowest honest request is a qualified signature checked online (CRL/OCSP, up to 20 s) followed by
+# a time-stamp (10 s); a worker silent for longer than this is stuck and is replaced.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
+# Longer than the load balancer's idle timeout (60 s on most), so the proxy, not gunicorn, closes idle
+# connections and never sends a request down one gunicorn has just closed.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 75))
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# Heartbeat files on a memory file system: a slow disk (or a container's overlay) must not make
+# healthy workers look dead.
+worker_tmp_dir = _SHM
+# The portal writes one access-log line per request itself (with the request id, the Flask endpoint and
+# the actor's kind); gunicorn's own would be a second, poorer copy.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# gunicorn's own messages (workers starting, timing out) go through the portal's handler too, so that
+# with PORTAL_LOG_FORMAT=json every line on standard error is JSON.
+logconfig_dict = {
+    "root": {"level": "INFO", "handlers": ["portal"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": [], "propagate": True},
+        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+    },
+    "handlers": {"portal": {"()": "portal.ops.logs.handler_from_environment"}},
+    "formatters": {},
+}
+proc_name = "okienko-portal"
+
+
+def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """Metrics from an earlier run of this master must not be added to this one's."""
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """A worker that exits (restarted, timed out) leaves its counters, which stay counted, but not its live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """The folder we made for this run goes with it (one the operator chose is left, emptied at the next start)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and folder == os.environ.get("OKIENKO_OWN_METRICS_DIR"):
+        shutil.rmtree(folder, ignore_errors=True)
