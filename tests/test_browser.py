@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from backoffice_adapter import outbox
-from tests.browser import AccessibilityAudit, browser  # noqa: F401 - fixture
+from tests.browser import AccessibilityAudit, attach_button, browser  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
@@ -104,12 +104,6 @@ def test_clerk_sees_the_register_in_the_browser(app: Flask, catalog: None, live_
     assert page.get_by_role("heading", name="Rejestr przesyłek wpływających (RPW)").is_visible()
     audit.check(page)
     audit.assert_clean()
-
-
-def attach_button(page, what: str):  # noqa: ANN001, ANN201
-    # The rule's name is visually hidden text inside the button (an absolutely positioned span),
-    # which accessible-name computation separates with a space.
-    return page.get_by_role("button", name=re.compile(rf"^Dołącz plik\s*:\s*{re.escape(what)}$"))
 
 
 def test_a_multi_step_service_with_groups_conditions_and_attachments(app: Flask, catalog: None, live_portal: str,
