@@ -14,6 +14,7 @@ from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from portal import api
 from portal import config as portal_config
 from portal.extensions import babel, csrf, db, limiter, migrate
 
@@ -31,8 +32,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     if not app.config.get("SECRET_KEY") or not app.config.get("PII_KEY"):
         raise RuntimeError("PORTAL_SECRET_KEY and PORTAL_PII_KEY are not set: run `okienko keys init` first")
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from portal import ops
+
+    ops.configure_logging(app)
     logging.getLogger("pyhanko_certvalidator").setLevel(logging.WARNING)
+    ops.init_app(app)  # request ids first: every later hook's log lines carry them
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        # Behind a TLS-terminating proxy: the client's address (rate limits, audit) and the scheme
+        # (HSTS, https:// addresses) come from the headers the trusted proxies set, and only from them.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
@@ -44,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     import backoffice_adapter  # noqa: F401 - registers the built-in adapters
     import portal.models  # noqa: F401 - every table in the metadata
     from portal.admin.views import bp as admin_bp
+    from portal.api import bp as api_bp
     from portal.auth.views import bp as auth_bp
     from portal.desk.views import bp as desk_bp
     from portal.epuap_pull.views import bp as epuap_pull_bp
@@ -57,7 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.status.views import bp as status_bp
 
     for blueprint in (forms_bp, auth_bp, signing_bp, inbox_bp, receipts_bp, status_bp, inbound_events_bp, desk_bp,
-                      admin_bp, epuap_pull_bp, pages_bp, stats_bp):
+                      admin_bp, epuap_pull_bp, pages_bp, stats_bp, api_bp):
         app.register_blueprint(blueprint)
 
     from portal.auth.service import current_clerk, current_resident, enforce_idle_timeout, identify_actor
@@ -224,13 +236,19 @@ def _error_page(error: Any) -> Any:
     code = getattr(error, "code", 500) or 500
     if code >= 500:
         logging.getLogger("portal").exception("server error on %s", request.path)
-    return render_template("error.html", code=code, locale=get_locale()), code
+    if api.is_api(request.path):
+        return api.error_answer(error, code)
+    limit = getattr(error, "limit", None)  # Flask-Limiter's refusal names the allowance that ran out
+    return render_template("error.html", code=code, locale=get_locale(),
+                           receipt_lookup=getattr(limit, "scope", None) == "receipt-lookup"), code
 
 
 def _database_unavailable(error: Any) -> Any:
     """The database failed mid-request: nothing of this request was committed; say so plainly."""
     db.session.rollback()
     logging.getLogger("portal").error("database unavailable on %s: %s", request.path, str(error).splitlines()[0])
+    if api.is_api(request.path):
+        return api.error_answer(error, 503)
     return render_template("error.html", code=503), 503
 
 

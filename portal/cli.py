@@ -307,6 +307,28 @@ def receipt_verify(upo_file: Path, document: Path | None, extra: tuple[Path, ...
     sys.exit(0 if result.valid else 1)
 
 
+@receipt_group.command("verify-all")
+@click.option("--trust", "extra", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
+              help="an additional trust anchor (PEM)")
+@click.option("--json", "as_json", is_flag=True)
+def receipt_verify_all(extra: tuple[Path, ...], as_json: bool) -> None:
+    """Check every stored receipt's seal against the document it covers (after a restore: docs/operations.md);
+    exit status 1 if any fails."""
+    from portal.inbox import receipts
+    from portal.signing import trust, verify
+
+    anchors = trust.anchors() + [der for path in extra for der in verify.der_certificates(path.read_bytes())]
+    report = receipts.verify_all(anchors, current_app.config["REVOCATION_MODE"])
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"{report.valid} of {report.checked} receipt(s) valid; {report.without_receipt} submission(s) "
+                   "without a receipt yet")
+        for problem in report.problems:
+            click.echo(f"INVALID {problem['receipt_id']} ({problem['submission_id']}): {problem['problem']}", err=True)
+    sys.exit(0 if report.intact else 1)
+
+
 @main.group(name="audit")
 def audit_group() -> None:
     """The hash-chained audit log."""
@@ -475,8 +497,10 @@ def demo(host: str, port: int, sandbox_port: int) -> None:
         subprocess.Popen([sys.executable, "-m", "sandbox", "run", "--host", host, "--port", str(sandbox_port),
                           "--portal-url", base_url, "--pki", str(portal_config.INSTANCE_DIR / "pki")], env=env),
         subprocess.Popen([str(bin_dir / "okienko"), "outbox", "run"], env=env),
-        subprocess.Popen([str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
-                          "--access-logfile", "-", "portal.wsgi:app"], env=env),
+        # The production settings file (metrics across workers, one access line per request written by the
+        # portal itself, in text since make run is http), with a smaller server for a laptop.
+        subprocess.Popen([str(bin_dir / "gunicorn"), "-c", str(portal_config.REPO_ROOT / "gunicorn.conf.py"),
+                          "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4", "portal.wsgi:app"], env=env),
     ]
     time.sleep(1.5)
     click.echo("")

@@ -139,8 +139,15 @@ SETTINGS: list[Setting] = [
     Setting("MAIL_DIR", "{INSTANCE_DIR}/mail", "Where notices go when no SMTP server is configured."),
     Setting("LOOKUP_RATE_LIMIT", "10 per minute", "How often one address may try a receipt id and access code "
             "(case look-up and receipt check without logging in)."),
+    Setting("LOGIN_RATE_LIMIT", "30 per minute", "How often one address may start a login (residents' and "
+            "clerks')."),
+    Setting("SUBMIT_RATE_LIMIT", "10 per minute", "How often one resident may hand a document to the signing "
+            "service or file a signed one."),
     Setting("RATELIMIT_STORAGE", "memory://", "Where rate-limit counters live: `memory://` (one process) or "
-            "`redis://host:6379` when several portal processes serve together."),
+            "`redis://host:6379` when several portal processes serve together (production)."),
+    Setting("TRUSTED_PROXIES", 0, "How many reverse proxies in front of the portal set X-Forwarded-For and "
+            "X-Forwarded-Proto. 0: the portal is reached directly. Behind a TLS-terminating proxy set 1, or the "
+            "rate limits count the proxy's address and HTTPS is not recognised (docs/security.md).", int),
     Setting("DRAFT_RETENTION_DAYS", 30, "Unfinished drafts are deleted this many days after their last change.",
             int),
     Setting("DRAFT_REMINDER_DAYS", 7, "How many days before deletion the resident is reminded by e-mail.", int),
@@ -149,6 +156,10 @@ SETTINGS: list[Setting] = [
             "warning two minutes before, and the answers being typed saved).", int),
     Setting("MAX_UPLOAD_MB", 20, "Largest request body accepted, in megabytes.", int),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
+    Setting("LOG_FORMAT", "auto", "`json` (one object per line, with request ids: production), `text` (a person "
+            "reading a terminal) or `auto`: JSON when PORTAL_BASE_URL is https (docs/operations.md)."),
+    Setting("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128", "Addresses that may read `/metrics` (Prometheus), "
+            "comma-separated networks; everyone else gets 403."),
 ]
 
 

@@ -1,5 +1,8 @@
 """Flask extensions, created unbound and initialised in `create_app`."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -24,6 +27,19 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+@contextmanager
+def kept_loaded() -> Iterator[None]:
+    """Commits inside the block keep the session's objects loaded instead of expiring them, for a caller
+    that goes on with exactly what it has just written. (Set on the request's Session itself: the
+    `db.session` proxy would take the attribute without passing it on.)"""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = True
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
@@ -46,4 +62,34 @@ receipt_lookups = limiter.shared_limit(_lookup_limit, scope="receipt-lookup",
 def _has_code() -> bool:
     from flask import request
 
-    return bool(request.values.get("kod"))
+    if request.values.get("kod"):
+        return True
+    body = request.get_json(silent=True) if request.is_json else None  # the JSON look-up's code is in its body
+    return isinstance(body, dict) and bool(body.get("kod"))
+
+
+def _login_limit() -> str:
+    from flask import current_app
+
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+def _submit_limit() -> str:
+    from flask import current_app
+
+    return str(current_app.config["SUBMIT_RATE_LIMIT"])
+
+
+def _submitter() -> str:
+    """Filing needs a signed-in resident: count per resident, so neighbours behind one address never share."""
+    from flask import session
+
+    resident_id = session.get("resident_id")
+    return f"resident:{resident_id}" if resident_id else get_remote_address()
+
+
+# Starting a login (residents' and clerks') costs the identity provider a session each time.
+login_starts = limiter.shared_limit(_login_limit, scope="login-start")
+# Handing a document to TpSigning5 and filing a signed one are the expensive steps (the signing service,
+# signature verification, the sealed receipt): one allowance per resident for all of them.
+submissions = limiter.shared_limit(_submit_limit, scope="submission", key_func=_submitter)

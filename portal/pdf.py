@@ -42,14 +42,27 @@ def p(text: str, style: ParagraphStyle = BODY) -> Paragraph:
 
 
 def facts(rows: list[tuple[str, str]]) -> Table:
-    """A two-column table of labels and values."""
-    table = Table([[p(k, SMALL), p(v)] for k, v in rows], colWidths=[55 * mm, 115 * mm])
+    """A two-column table of labels and values; a long value goes on over as many rows as it needs."""
+    cells = [[p(k if number == 0 else "", SMALL), p(piece)] for k, v in rows
+             for number, piece in enumerate(_pieces(v))]
+    table = Table(cells, colWidths=[55 * mm, 115 * mm])
     table.setStyle(TableStyle([
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.5, "#b1b4b6"),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
     ]))
     return table
+
+
+def _pieces(text: str, lines: int = 30, chars: int = 1500) -> list[str]:
+    """A value cut into pieces that each fit on a page: a table row cannot run over a page break (a letter's
+    text may be 20,000 characters), and reportlab's own splitting of a row slows to minutes on many lines."""
+    all_lines = text.split("\n")
+    pieces = []
+    for start in range(0, len(all_lines), lines):
+        block = "\n".join(all_lines[start:start + lines])
+        pieces += [block[at:at + chars] for at in range(0, len(block), chars)] or [""]
+    return pieces
 
 
 def local_time(moment: datetime) -> str:

@@ -121,6 +121,7 @@ def app_config(database_url: str, pki: Path, sandbox_url: str, portal_port: int,
         "RESIDENT_OIDC_ISSUER": f"{sandbox_url}/wk",
         "CLERK_OIDC_ISSUER": f"{sandbox_url}/office-idp",
         "TPSIGNING_URL": f"{sandbox_url}/tpsigning5",
+        "SANDBOX_URL": sandbox_url,
         "TSA_URL": f"{sandbox_url}/tsa",
         "TRUST_ANCHORS": str(pki / "ca.pem"),
         "TSL_SIGNERS": str(pki / "tsl-signer.pem"),
@@ -133,6 +134,8 @@ def app_config(database_url: str, pki: Path, sandbox_url: str, portal_port: int,
         "LOG_LEVEL": "WARNING",
         # Tests look receipts up far more often than a person could; the limit itself is tested with its own app.
         "LOOKUP_RATE_LIMIT": "100000 per minute",
+        "LOGIN_RATE_LIMIT": "100000 per minute",
+        "SUBMIT_RATE_LIMIT": "100000 per minute",
     }
 
 

@@ -17,7 +17,7 @@ from portal import config as portal_config
 from portal.audit import service as audit
 from portal.auth import pii, service
 from portal.auth.models import Clerk
-from portal.extensions import db
+from portal.extensions import db, login_starts
 from portal.notify.mail import MailNotSent
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ def _callback_url(endpoint: str) -> str:
 
 
 @bp.get("/logowanie")
+@login_starts
 def login() -> Any:
     session["after_login"] = service.safe_next(request.args.get("next"), "/moje-sprawy")
     extra: dict[str, str] = {}
@@ -206,6 +207,7 @@ def extend() -> Any:
 
 
 @bp.get("/urzad/logowanie")
+@login_starts
 def clerk_login() -> Any:
     session["after_clerk_login"] = service.safe_next(request.args.get("next"), "/urzad/")
     try:

@@ -24,9 +24,10 @@ def calculator(name: str) -> Callable[[Calculator], Calculator]:
 
 def _decimal(value: Any) -> Decimal | None:
     try:
-        return Decimal(str(value).replace(",", ".")) if value not in (None, "") else None
+        number = Decimal(str(value).replace(",", ".")) if value not in (None, "") else None
     except InvalidOperation:
         return None
+    return number if number is not None and number.is_finite() else None
 
 
 @calculator("per-person-fee")
@@ -39,7 +40,10 @@ def per_person_fee(answers: Mapping[str, Any], params: dict[str, Any]) -> str | 
     discount = Decimal(str(params.get("discount", "0")))
     if params.get("discount_if") and str(answers.get(params["discount_if"])).lower() in ("true", "tak"):
         rate -= discount
-    return str((persons * rate).quantize(Decimal("0.01")))
+    try:
+        return str((persons * rate).quantize(Decimal("0.01")))
+    except InvalidOperation:  # an unchecked answer far out of range (kept by the autosave): nothing to show
+        return None
 
 
 def field_visible(field: Field, answers: Mapping[str, Any]) -> bool:

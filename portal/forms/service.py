@@ -212,6 +212,7 @@ def add_attachment(draft: Draft, rule_id: str, filename: str, content: bytes) ->
         raise uploads.Refused("unknown attachment kind")
     name = uploads.safe_filename(filename)
     media_type = uploads.check(rule, name, content, sum(1 for a in draft.attachments if a.rule_id == rule_id))
+    name = uploads.named_as(name, media_type)
     attachment = DraftAttachment(rule_id=rule_id, filename=name, media_type=media_type,
                                  sha256=storage_service.put(content), size=len(content))
     draft.attachments.append(attachment)

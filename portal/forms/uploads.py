@@ -16,6 +16,7 @@ SIGNATURES = (
     (b"\xff\xd8\xff", "image/jpeg"),
 )
 NAMES = {"application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPG"}
+EXTENSIONS = {"application/pdf": (".pdf",), "image/png": (".png",), "image/jpeg": (".jpg", ".jpeg")}
 
 
 class Refused(Exception):
@@ -37,6 +38,15 @@ def safe_filename(name: str) -> str:
     name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
     name = re.sub(r"[\x00-\x1f\x7f\"<>|:*?]", "_", name).strip(" .")
     return (name or "zalacznik")[-150:]
+
+
+def named_as(name: str, media_type: str) -> str:
+    """The name with the extension of what the file really is: a PDF sent as `skan.html` is kept as
+    `skan.pdf`, so no program down the line (the clerk's desktop, the EZD) opens it as a web page."""
+    if name.lower().endswith(EXTENSIONS[media_type]):
+        return name
+    stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
+    return (stem or "zalacznik")[:140] + EXTENSIONS[media_type][0]
 
 
 def allowed(rule: AttachmentRule) -> str:

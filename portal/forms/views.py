@@ -163,9 +163,8 @@ def _attachments_step(draft: Draft) -> Any:
                 problems[rule_id] = wtf.text({"pl": "Wybierz plik do dołączenia.", "en": "Choose a file to attach."})
             else:
                 try:
-                    service.add_attachment(draft, rule_id, upload.filename, upload.read())
-                    flash(wtf.text({"pl": f"Dołączono plik {uploads.safe_filename(upload.filename)}.",
-                                    "en": f"Attached {uploads.safe_filename(upload.filename)}."}))
+                    kept = service.add_attachment(draft, rule_id, upload.filename, upload.read())
+                    flash(wtf.text({"pl": f"Dołączono plik {kept.filename}.", "en": f"Attached {kept.filename}."}))
                     return redirect(url_for("forms.step", draft_id=draft.id, step_id=ATTACHMENTS_STEP))
                 except uploads.Refused as refusal:
                     problems[rule_id] = refusal.message

@@ -147,6 +147,15 @@ class NotBefore:
                                     label=text(self.spec.label), other=text(self.other.label)))
 
 
+# Characters XML 1.0 cannot carry (NUL, most control characters, U+FFFE/U+FFFF). They are invisible, so a
+# resident who pasted one could not find it to remove it: they are dropped as the answer is read.
+_NOT_IN_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: Any) -> Any:
+    return _NOT_IN_XML.sub("", value) if isinstance(value, str) else value
+
+
 def _lexical(spec: FieldDefinition, raw: str) -> str:
     if spec.type in ("number", "decimal"):
         return raw.replace(",", ".")
@@ -161,6 +170,7 @@ def _field(spec: FieldDefinition, components: Components, prefix: str, earlier: 
         for sub in spec.fields:
             setattr(item, sub.id, _field(sub, components, f"{spec.id}.", earlier, {s.id: s for s in spec.fields}))
         return FieldList(FormField(item), min_entries=max(spec.min_items, 1), max_entries=spec.max_items, **kwargs)
+    kwargs["filters"] = [xml_text]
     validators: list[Any] = [Required(spec) if spec.required else Optional(),
                              Rule(spec, components.get(prefix + spec.id))]
     if spec.not_before:

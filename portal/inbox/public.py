@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 
 from portal.extensions import csrf, receipt_lookups
 from portal.forms import service as forms
+from portal.forms import wtf
 from portal.inbox import receipts
 from portal.inbox import service as inbox
 from portal.signing import trust
@@ -16,14 +17,14 @@ bp = Blueprint("receipts", __name__)
 MAX_FILE = 10 * 1024 * 1024
 
 
-def _check_uploaded() -> receipts.ReceiptCheck | None:
+def _check_uploaded(lang: str) -> receipts.ReceiptCheck | None:
     upload = request.files.get("upo")
     if upload is None or not upload.filename:
         return None
     document = request.files.get("dokument")
     content = document.read(MAX_FILE + 1) if document is not None and document.filename else None
     return receipts.check(upload.read(MAX_FILE + 1), trust.anchors(), content,
-                          current_app.config["REVOCATION_MODE"])
+                          current_app.config["REVOCATION_MODE"], lang=lang)
 
 
 def _lookup() -> Any:
@@ -39,7 +40,7 @@ def page() -> Any:
     result = found = None
     looked_up = False
     if request.method == "POST" and "upo" in request.files:
-        result = _check_uploaded()
+        result = _check_uploaded(wtf.lang())
     elif request.values.get("kod"):
         looked_up = True
         found = _lookup()
@@ -54,7 +55,7 @@ def page() -> Any:
 @bp.post("/api/upo/weryfikacja")
 @csrf.exempt  # a public API without cookies: nothing a forged cross-site request could abuse
 def api_check() -> Any:
-    result = _check_uploaded()
+    result = _check_uploaded("en")  # machines read English
     if result is None:
         return jsonify({"error": "send the receipt as the multipart field 'upo' (and optionally 'dokument')"}), 400
     return jsonify(result.as_dict())

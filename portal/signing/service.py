@@ -9,6 +9,7 @@ from portal.auth import service as auth
 from portal.extensions import db
 from portal.forms import service as forms
 from portal.forms.models import Draft
+from portal.ops import metrics
 from portal.signing import tpsigning, trust, verify
 
 
@@ -60,4 +61,5 @@ def check(draft: Draft, signed: bytes) -> verify.Verdict:
     audit.record("signature.verified", "draft", draft.id, indication=verdict.indication, reasons=verdict.reasons)
     if not verdict.valid:
         db.session.commit()  # a refusal stays on record; an accepted signature's entry commits with the submission
+        metrics.signature_refused(verdict.reasons)
     return verdict

@@ -16,6 +16,8 @@ from rfc3161_client import (
     decode_timestamp_response,
 )
 
+from portal.ops.request_ids import outgoing_headers
+
 
 class TimestampFailed(RuntimeError):
     pass
@@ -33,7 +35,7 @@ def stamp(url: str, data: bytes, anchors: list[bytes], timeout: float = 10) -> b
     request = TimestampRequestBuilder(data=data, hash_algorithm=HashAlgorithm.SHA256).build()
     try:
         answer = requests.post(url, data=request.as_bytes(), timeout=timeout,
-                               headers={"Content-Type": "application/timestamp-query"})
+                               headers={"Content-Type": "application/timestamp-query", **outgoing_headers()})
         answer.raise_for_status()
         response = decode_timestamp_response(answer.content)
     except (requests.RequestException, ValueError) as exc:

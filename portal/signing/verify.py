@@ -94,6 +94,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "reference_scope": ("Podpis nie obejmuje całego dokumentu.", "The signature does not cover the whole document."),
     "unexpected_reference": ("Podpis zawiera odwołania, których nie przyjmujemy.",
                              "The signature contains references that are not accepted."),
+    "unsigned_content": ("Plik zawiera treść, której podpis nie obejmuje.",
+                         "The file contains content that the signature does not cover."),
     "manifest": ("Podpis zawiera manifest, którego nie przyjmujemy.",
                  "The signature contains a manifest, which is not accepted."),
     "weak_algorithm": ("Podpis użyto algorytmu, który nie jest już bezpieczny lub nie jest dopuszczony.",
@@ -304,6 +306,21 @@ def _check_shape(root: etree._Element, signature: etree._Element, properties: et
     if len(property_refs) != 1:
         raise VerificationFailed("no_signed_properties")
     return document_refs[0].get("URI") if detached else None
+
+
+def _check_nothing_unsigned(root: etree._Element, signature: etree._Element, properties: etree._Element) -> None:
+    """Signature wrapping: the references leave the signature's own ds:Object elements uncovered, so a
+    second, unsigned document placed there would verify and be stored with the signed one, and a reader
+    looking for the first `wnio:Dokument` below the root would find the forgery. Only the XAdES
+    properties may live there, and nothing of the document's own vocabulary inside the signature."""
+    qualifying = properties.getparent()
+    for holder in signature.findall(f"{{{DS}}}Object"):
+        if any(isinstance(child.tag, str) and child is not qualifying for child in holder):
+            raise VerificationFailed("unsigned_content")
+    namespace = etree.QName(root).namespace
+    if signature is not root and namespace and namespace != DS and any(
+            isinstance(node.tag, str) and etree.QName(node).namespace == namespace for node in signature.iter()):
+        raise VerificationFailed("unsigned_content")
 
 
 def _certificates(signature: etree._Element) -> list[x509.Certificate]:
@@ -591,6 +608,7 @@ def verify(
         properties = _signed_properties(signature)
         is_detached = verdict.detached = signature is root
         name = _check_shape(root, signature, properties, detached=is_detached)
+        _check_nothing_unsigned(root, signature, properties)
         content = detached_content if detached_content is not None else expected_document
         if is_detached and content is None:
             raise VerificationFailed("detached_without_content")

@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 from portal.auth import service as auth
 from portal.auth.service import current_resident, resident_required
-from portal.extensions import db
+from portal.extensions import db, submissions
 from portal.forms import service as forms
 from portal.forms.document import DocumentInvalid
 from portal.forms.models import Draft
@@ -65,6 +65,7 @@ def _login_check(draft: Draft) -> Any:
 
 
 @bp.post("/wnioski/<draft_id>/podpis/profil-zaufany")
+@submissions
 @resident_required
 def trusted_profile(draft_id: str) -> Any:
     draft = _own_draft(draft_id)
@@ -108,6 +109,7 @@ def document(draft_id: str) -> Any:
 
 
 @bp.post("/wnioski/<draft_id>/podpis/kwalifikowany")
+@submissions
 @resident_required
 def qualified(draft_id: str) -> Any:
     """The resident uploads what their software produced: the signed document, or a detached signature."""
@@ -173,6 +175,7 @@ def _file(draft: Draft, signed: bytes, verdict: Any = None) -> Any:
 
 
 @bp.post("/wnioski/<draft_id>/podpis/ponow")
+@submissions
 @resident_required
 def retry(draft_id: str) -> Any:
     """File again the signed document kept after a failed attempt."""

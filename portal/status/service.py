@@ -45,6 +45,7 @@ SUPPLEMENTED = "supplemented"  # the resident answered a call to supplement (a n
 LETTER_SENT = "letter_sent"  # an answer or decision is waiting for the resident in the portal
 
 CASE_STATUSES = ("in_progress", "postponed", "suspended", "closed", "resumed")
+EVENT_YEARS = (2000, 2099)  # when an event may have happened, as far as the portal believes
 
 # What a back office may report, and the text fields each kind carries (required, optional).
 EVENT_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -96,8 +97,13 @@ def check_update(update: CaseUpdate) -> None:
         raise InvalidEvent(f"unknown event kind {update.kind!r}")
     if not update.event_id or len(update.event_id) > 120:
         raise InvalidEvent("the event id must be 1–120 characters")
+    if "\x00" in update.event_id or "\x00" in update.submission_id:  # PostgreSQL cannot even look such text up
+        raise InvalidEvent("the event id and the submission id must not contain NUL characters")
     if update.occurred_at.tzinfo is None:
         raise InvalidEvent("the event time must carry a UTC offset")
+    # A year like 1 or 9999 is a back office's placeholder, and its dates overflow the deadline's arithmetic.
+    if not EVENT_YEARS[0] <= update.occurred_at.year <= EVENT_YEARS[1]:
+        raise InvalidEvent(f"the event time must fall in the years {EVENT_YEARS[0]}–{EVENT_YEARS[1]}")
     required, optional = EVENT_KINDS[update.kind]
     fields = set(update.data)
     if missing := sorted(required - fields):
@@ -240,3 +246,71 @@ def next_step(case: CaseSummary, deadline: Deadline, today: date) -> str:
     if case.case_reference is None:
         return "waiting_registration"
     return "in_progress"
+
+
+@dataclass
+class CaseState:
+    """A case as its pages show it: the events in order, where it stands, its deadline, what comes next."""
+
+    events: list[CaseEvent]
+    case: CaseSummary
+    deadline: Deadline
+    next_step: str
+
+
+def case_state(submission: Submission, procedure: str, today: date) -> CaseState:
+    events = timeline(submission.id)
+    case = summary(events)
+    if submission.reply_to:  # a supplement or ponaglenie: the answered case holds the deadline
+        return CaseState(events, case, deadline_of("notification", submission.filed_at, events), "reply")
+    deadline = deadline_of(procedure, submission.filed_at, events)
+    return CaseState(events, case, deadline, next_step(case, deadline, today))
+
+
+# What the look-up without login may tell of each event: the step, its date and identifiers — never
+# names, reasons, messages or summaries, which may be personal (the same as the page's public timeline).
+PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
+    FILED: ("receipt_id",),
+    REGISTERED: ("rpw",),
+    CASE_OPENED: ("case_reference",),
+    ASSIGNED: ("unit",),
+    STATUS_CHANGED: ("status",),
+    SUPPLEMENT_REQUESTED: ("due",),
+    DELAY_NOTIFIED: ("new_date",),
+    SUPPLEMENTED: ("receipt_id",),
+}
+
+
+def public_case(submission: Submission, definition: Any, today: date, units: dict[str, str]) -> dict[str, Any]:
+    """The case as the look-up without login shows it, as data for `/api/sprawy/sprawdz`: the identifiers,
+    the deadline, what comes next and the timeline's steps and dates."""
+    state = case_state(submission, definition.procedure, today)
+    case, deadline = state.case, state.deadline
+    steps = []
+    for event in state.events:
+        data = event.data or {}
+        shown = {name: data[name] for name in PUBLIC_FIELDS.get(event.kind, ()) if isinstance(data.get(name), str)}
+        if "unit" in shown:
+            shown["unit"] = units.get(shown["unit"], shown["unit"])
+        steps.append({"kind": event.kind, "occurred_at": event.occurred_at.isoformat(timespec="seconds"),
+                      "data": shown})
+    return {
+        "receipt_id": submission.receipt_id,
+        "service": {"id": definition.id, "title": dict(definition.title)},
+        "filed_at": submission.filed_at.isoformat(timespec="seconds"),
+        "rpw": case.rpw,
+        "case_reference": case.case_reference,
+        "stage": case.stage,
+        "status": case.status,
+        "next_step": state.next_step,
+        "deadline": {
+            "applies": deadline.has_deadline,
+            "due": deadline.due.isoformat() if deadline.due else None,
+            "overdue": deadline.overdue(today),
+            "paused_now": deadline.paused_now,
+            "paused_days": deadline.paused_days,
+            "extended_to": deadline.extended_to.isoformat() if deadline.extended_to else None,
+            "settled_on": deadline.settled_on.isoformat() if deadline.settled_on else None,
+        },
+        "timeline": steps,
+    }

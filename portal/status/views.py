@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from portal import config
@@ -13,7 +14,7 @@ from portal.db_types import utcnow
 from portal.desk import letters
 from portal.desk import service as desk
 from portal.desk.models import OutgoingLetter
-from portal.extensions import db, receipt_lookups
+from portal.extensions import csrf, db, receipt_lookups
 from portal.forms import flow
 from portal.forms import service as forms
 from portal.inbox import receipts
@@ -22,6 +23,9 @@ from portal.status import deadlines, service
 from portal.storage import service as storage
 
 bp = Blueprint("status", __name__)
+# The case list shows this many submissions a page, newest first: a resident with hundreds of cases still
+# gets the page at once, and the drafts below the table stay within reach.
+CASES_PER_PAGE = 25
 
 
 def _today() -> date:
@@ -32,9 +36,14 @@ def _today() -> date:
 @resident_required
 def cases() -> Any:
     resident = current_resident()
-    submissions = inbox.submissions_of(resident)  # type: ignore[arg-type]
-    events = service.timelines([s.id for s in submissions])
-    summaries = {s.id: service.summary(events[s.id]) for s in submissions}
+    total = inbox.count_submissions_of(resident)  # type: ignore[arg-type]
+    pages = max(1, -(-total // CASES_PER_PAGE))
+    page = min(max(request.args.get("strona", 1, type=int) or 1, 1), pages)
+    submissions = inbox.submissions_of(resident, (page - 1) * CASES_PER_PAGE, CASES_PER_PAGE)  # type: ignore[arg-type]
+    # A supplement names the case it answers, which may be on another page: its timeline comes along.
+    answered = {s.reply_to for s in submissions if s.reply_to} - {s.id for s in submissions}
+    events = service.timelines([s.id for s in submissions] + sorted(answered))
+    summaries = {sid: service.summary(found) for sid, found in events.items()}
     rows = []
     for submission in submissions:
         definition = forms.definition_of(submission.eservice)
@@ -45,25 +54,20 @@ def cases() -> Any:
         rows.append((submission, definition, summaries[submission.id], deadline, parent))
     drafts = [(d, forms.definition_of(d.eservice)) for d in forms.drafts_of(resident)]  # type: ignore[arg-type]
     retention = timedelta(days=int(current_app.config["DRAFT_RETENTION_DAYS"]))
-    return render_template("status/cases.html", rows=rows, drafts=drafts, retention=retention, today=_today())
+    return render_template("status/cases.html", rows=rows, drafts=drafts, retention=retention, today=_today(),
+                           page=page, pages=pages, total=total)
 
 
 def _case_context(submission: Any) -> dict[str, Any]:
     """What both case pages (the resident's and the public look-up) show."""
-    events = service.timeline(submission.id)
     definition = forms.definition_of(submission.eservice)
-    summary = service.summary(events)
     today = _today()
-    parent = None
-    if submission.reply_to:  # a supplement or ponaglenie: the answered case holds the deadline
-        deadline = service.deadline_of("notification", submission.filed_at, events)
-        parent = (submission.reply_to, service.summary(service.timeline(submission.reply_to)))
-        step = "reply"
-    else:
-        deadline = service.deadline_of(definition.procedure, submission.filed_at, events)
-        step = service.next_step(summary, deadline, today)
-    return {"submission": submission, "definition": definition, "events": events, "case": summary,
-            "deadline": deadline, "today": today, "next_step": step, "parent": parent,
+    state = service.case_state(submission, definition.procedure, today)
+    # A supplement or ponaglenie shows the case it answers, which holds the deadline.
+    parent = (submission.reply_to, service.summary(service.timeline(submission.reply_to))) \
+        if submission.reply_to else None
+    return {"submission": submission, "definition": definition, "events": state.events, "case": state.case,
+            "deadline": state.deadline, "today": today, "next_step": state.next_step, "parent": parent,
             "units": config.units(current_app.config)}
 
 
@@ -97,6 +101,23 @@ def lookup() -> Any:
         return render_template("status/lookup.html", found=None, failed=True,
                                receipt_id=request.form.get("upo", "")[:60]), 404
     return render_template("status/lookup.html", found=found, failed=False, **_case_context(found))
+
+
+@bp.route("/api/sprawy/sprawdz", methods=["GET", "POST"])
+@csrf.exempt  # a public API without cookies: nothing a forged cross-site request could abuse
+@receipt_lookups
+def api_lookup() -> Any:
+    """The look-up as JSON, for the city's website and residents' apps: the same allowance, the same
+    answer for a wrong id and a wrong code. POST (form or JSON) keeps the code out of address logs."""
+    given = request.get_json(silent=True) if request.is_json else request.values
+    receipt_id, code = (given.get("upo"), given.get("kod")) if isinstance(given, Mapping) else (None, None)
+    if not isinstance(receipt_id, str) or not isinstance(code, str) or not receipt_id.strip() or not code.strip():
+        return jsonify({"error": "give the receipt identifier 'upo' and the access code 'kod'"}), 400
+    found = receipts.find(receipt_id[:60], code[:30], inbox.access_code)
+    if found is None:
+        return jsonify({"error": "no case with this receipt identifier and access code"}), 404
+    return jsonify(service.public_case(found, forms.definition_of(found.eservice), _today(),
+                                       config.units(current_app.config)))
 
 
 @bp.post("/moje-sprawy/<submission_id>/ponaglenie")

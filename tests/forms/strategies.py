@@ -94,3 +94,25 @@ def invalid(field: Field, component: Any) -> list[str]:
     if facets.get("patterns") and field.type == "text":
         bad.append("??")
     return bad
+
+
+# What a hostile or careless client may send in any text: markup, the end of a CDATA section, NUL and
+# other control characters, lone surrogates' neighbours, right-to-left marks, very long strings.
+SCRIPT = "<script>alert(1)</script>"
+TAG = '"><img src=x onerror=alert(1)>'
+HOSTILE_PIECES = (SCRIPT, TAG, "]]>", "<![CDATA[x]]>", "\x00", "\x1b[31m", "\u202e", "\ufeff", "\uffff", "&amp;",
+                  "{{ 7*7 }}", "%(x)s", "'; DROP TABLE submission; --", "\r\n", "\t", "..\\..", "\U0001f600")
+
+
+def hostile_text(max_size: int = 300) -> st.SearchStrategy[str]:
+    """Any unicode (control characters included), known troublemakers, and strings far past any limit."""
+    anything = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=max_size)
+    pieces = st.lists(st.one_of(st.sampled_from(HOSTILE_PIECES), anything), min_size=1, max_size=4).map("".join)
+    very_long = st.tuples(st.sampled_from(HOSTILE_PIECES + ("x", "ą")), st.integers(2_000, 20_000)).map(
+        lambda pair: pair[0] * (pair[1] // len(pair[0])))
+    return st.one_of(anything, pieces, very_long)
+
+
+def unescaped_markup(html: str) -> list[str]:
+    """The hostile markup that reached a page as markup instead of as text."""
+    return [piece for piece in (SCRIPT, TAG) if piece in html]

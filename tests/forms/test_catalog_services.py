@@ -4,6 +4,7 @@ message (never a server error), and each can be filed end to end over HTTP."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from portal.extensions import db
 from portal.forms import document, flow, schemas, service, wtf
@@ -135,22 +137,22 @@ def test_invalid_answers_always_get_a_message_on_their_field(ctx: None, catalog:
     assert target in dict(wtf.errors(form)), (bad, wtf.errors(form))
 
 
-def file_service(client: FlaskClient, app: Flask, slug: str) -> str:
-    """Walk a service over HTTP: every visible step, the attachments, the summary, the signature."""
-    browser = login_resident(client)
-    answers = SAMPLES[slug]
+def fill_in(client: FlaskClient, app: Flask, slug: str, answers: dict[str, Any],
+            files: dict[str, tuple[str, bytes]]) -> TestResponse:
+    """Start the service and answer every visible step over HTTP, attaching `files` on the attachments step.
+
+    Returns the first step that refused its answers (400), or the redirect to the summary."""
     response = client.post(f"/uslugi/{slug}/rozpocznij", data={"csrf_token": csrf_token(client, f"/uslugi/{slug}")})
     with app.app_context():
         definition = service.definition_of(_eservice(slug))
     for _ in range(12):
-        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+        if response.status_code != 302 or "/podsumowanie" in response.headers["Location"]:
+            return response
         target = local(response.headers["Location"])
-        if "/podsumowanie" in target:
-            break
         step_id = target.split("/krok/")[1].split("?")[0]
         token = csrf_token(client, target)
         if step_id == ATTACHMENTS_STEP:
-            for rule_id, (name, content) in FILES.get(slug, {}).items():
+            for rule_id, (name, content) in files.items():
                 sent = client.post(target, data={"csrf_token": token, "_akcja": f"wyslij:{rule_id}",
                                                  f"plik-{rule_id}": (io.BytesIO(content), name)},
                                    content_type="multipart/form-data")
@@ -160,6 +162,15 @@ def file_service(client: FlaskClient, app: Flask, slug: str) -> str:
         step = definition.step(step_id)
         formdata = wtf.values_as_formdata(step, answers)
         response = client.post(target, data={"csrf_token": token, "_akcja": "dalej", **formdata.to_dict(flat=False)})
+    raise AssertionError(f"{slug}: still not at the summary after 12 steps")
+
+
+def file_service(client: FlaskClient, app: Flask, slug: str) -> str:
+    """Walk a service over HTTP: every visible step, the attachments, the summary, the signature."""
+    browser = login_resident(client)
+    answered = fill_in(client, app, slug, SAMPLES[slug], FILES.get(slug, {}))
+    assert answered.status_code == 302, answered.get_data(as_text=True)[:2000]
+    target = local(answered.headers["Location"])
     summary = client.get(target)
     assert summary.status_code == 200, summary.headers.get("Location")
     assert client.get(target.replace("/podsumowanie", "/podglad.pdf")).data.startswith(b"%PDF-")
@@ -179,3 +190,105 @@ def test_every_service_can_be_filed_over_http(app: Flask, client: FlaskClient, c
         root = etree.fromstring(submission.document)
         digests = root.xpath("//*[local-name()='DaneZalacznika']/text()")
         assert {d.rsplit(":", 1)[1] for d in digests} == {a["sha256"] for a in submission.attachments}
+
+
+def _sample_file(types: tuple[str, ...]) -> tuple[str, bytes]:
+    return ("plik.pdf", PDF) if "application/pdf" in types else ("plik.png", PNG)
+
+
+@pytest.fixture
+def resident(client: FlaskClient) -> FlaskClient:
+    login_resident(client)
+    return client
+
+
+ERROR_LINKS = re.compile(r'<li><a href="#([^"]+)">')
+
+
+def _keep_unchecked_and_show(client: FlaskClient, definition: Any, step_url: str, answers: dict[str, Any]) -> None:
+    """The autosave before a session ends keeps answers unchecked: the refused ones too must show safely."""
+    step = definition.step(step_url.split("/krok/")[1])
+    formdata = wtf.values_as_formdata(step, answers).to_dict(flat=False)
+    saved = client.post(f"{step_url}?autozapis=1", data={"csrf_token": csrf_token(client, step_url), **formdata})
+    assert saved.status_code == 204
+    for url in (step_url, step_url.split("/krok/")[0] + "/podsumowanie", "/moje-sprawy"):
+        shown = client.get(url)
+        assert shown.status_code in (200, 302), (url, shown.status_code)
+        assert strategies.unescaped_markup(shown.get_data(as_text=True)) == []
+
+
+@pytest.mark.parametrize("slug", SERVICES)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(data=st.data())
+def test_hostile_text_in_any_fields_over_http_is_refused_or_kept_safely(app: Flask, resident: FlaskClient,
+                                                                        catalog: None, slug: str,
+                                                                        data: st.DataObject) -> None:
+    """Any unicode, control characters, NUL, `]]>`, markup or a very long string typed into one or more fields
+    (a choice's value too: a hand-made request can send anything) gets a message on those fields or is kept —
+    never a server error, never echoed as markup — and what is kept makes a schema-valid document."""
+    with app.app_context():
+        eservice = _eservice(slug)
+        definition, parts = service.definition_of(eservice), service.components(eservice)
+        answers = data.draw(strategies.answers(definition, parts))
+    candidates = [(leaf, group) for leaf, group in _leaves(definition) if leaf.type != "checkbox"]
+    one = st.sampled_from(candidates).map(lambda c: [c])  # half the time: the rest is valid, so it may be kept
+    several = st.lists(st.sampled_from(candidates), min_size=2, max_size=len(candidates),
+                       unique_by=lambda c: (c[1].id if c[1] else "", c[0].id))
+    chosen = data.draw(st.one_of(one, several))
+    targets: set[str] = set()
+    must_refuse = []  # fields given an answer `strategies.invalid` says they refuse
+    for leaf, group in chosen:
+        refused = strategies.invalid(leaf, parts[f"{group.id}.{leaf.id}" if group else leaf.id])
+        hostile = data.draw(st.one_of(strategies.hostile_text(), *([st.sampled_from(refused)] if refused else [])))
+        if group:
+            answers[group.id] = [dict(answers[group.id][0], **{leaf.id: hostile}), *answers[group.id][1:]]
+            targets |= {f"{group.id}-0-{leaf.id}", group.id}
+        else:
+            answers[leaf.id] = hostile
+            targets.add(leaf.id)
+        if hostile in refused:
+            must_refuse.append(group or leaf)
+    steps = {(group or leaf).id: next(s for s in definition.steps if (group or leaf) in s.fields)
+             for leaf, group in chosen}
+    for leaf, group in chosen:  # make sure the fields are asked, unless a hostile answer decides it
+        for condition in (steps[(group or leaf).id].show_if, (group or leaf).show_if):
+            if condition and condition.field not in targets:
+                answers[condition.field] = condition.values[0]
+    # A date that must not precede a hostile one may be the field that gets the message.
+    targets |= {f.id for f in definition.fields if f.not_before in targets}
+    with app.app_context():
+        rules = flow.attachment_rules(definition, flow.effective_answers(definition, answers))
+    answered = fill_in(resident, app, slug, answers, {r.id: _sample_file(r.types) for r in rules})
+    page = answered.get_data(as_text=True)
+    assert answered.status_code in (302, 400), page[:2000]
+    assert strategies.unescaped_markup(page) == []
+    event("refused" if answered.status_code == 400 else "accepted")
+    if answered.status_code == 400:  # refused: the messages are on hostile fields, the only ones out of order
+        errors = set(ERROR_LINKS.findall(page))
+        assert errors and errors <= targets, (errors, targets, page[:3000])
+        _keep_unchecked_and_show(resident, definition, answered.request.path, answers)
+        return
+    asked = [owner.id for owner in must_refuse
+             if flow.step_visible(steps[owner.id], answers) and flow.field_visible(owner, answers)]
+    assert asked == [], f"{asked} accepted answers they must refuse"
+    summary = local(answered.headers["Location"])
+    shown = resident.get(summary)
+    assert shown.status_code == 200 and strategies.unescaped_markup(shown.get_data(as_text=True)) == []
+    assert resident.get(summary.replace("/podsumowanie", "/podglad.pdf")).data.startswith(b"%PDF-")
+    signed = resident.get(summary.replace("/podsumowanie", "/podpis/dokument.xml"))
+    assert signed.status_code == 200, signed.get_data(as_text=True)[:2000]
+    with app.app_context():
+        assert schemas.validate(service.schema_of(_eservice(slug)), etree.fromstring(signed.data)) == []
+
+
+@pytest.mark.parametrize("text", ["Proszę o naprawę chodnika przy ulicy.\n" * 520, "x" * 20_000, "a\n" * 9_999],
+                         ids=["prose", "one-word", "many-lines"])
+def test_the_longest_letter_has_a_preview_and_a_document(app: Flask, resident: FlaskClient, catalog: None,
+                                                         text: str) -> None:
+    """Fuzzing found it: an answer longer than a page broke the PDF (a table row cannot cross a page)."""
+    answered = fill_in(resident, app, "pismo-ogolne", {**SAMPLES["pismo-ogolne"], "tresc": text}, {})
+    assert answered.status_code == 302, answered.get_data(as_text=True)[:2000]
+    summary = local(answered.headers["Location"])
+    assert resident.get(summary.replace("/podsumowanie", "/podglad.pdf")).data.startswith(b"%PDF-")
+    assert resident.get(summary.replace("/podsumowanie", "/podpis/dokument.xml")).status_code == 200

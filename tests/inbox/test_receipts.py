@@ -99,7 +99,11 @@ def test_the_public_page_checks_an_uploaded_receipt_and_its_document(app: Flask,
     forged = upo.replace(b"<DataDoreczenia>", b"<DataDoreczenia>1")
     answer = client.post("/weryfikacja", data={"csrf_token": token, "upo": (io.BytesIO(forged), "upo.xml")},
                          content_type="multipart/form-data")
-    assert "Poświadczenie nie jest prawidłowe" in answer.get_data(as_text=True)
+    page = answer.get_data(as_text=True)
+    assert "Poświadczenie nie jest prawidłowe" in page
+    reasons = page.split('<ul><li>')[1].split("</ul>")[0]
+    polish = {pl for pl, _ in verify.REASONS.values()}
+    assert any(text in reasons for text in polish), f"the reasons are given in Polish: {reasons}"
 
 
 def test_lookup_by_identifier_and_code_does_not_tell_which_was_wrong(app: Flask, client: FlaskClient,

@@ -83,8 +83,8 @@ def test_the_due_date_is_a_working_day_never_before_the_period_ends(procedure: s
     result = compute(procedure, start, [Pause(day, day + timedelta(days=paused))] if paused else [])
     assert result.due is not None and deadlines.is_working_day(result.due)
     assert result.due >= result.statutory_end + timedelta(days=paused)
-    assert (result.due - (result.statutory_end + timedelta(days=paused))).days <= 5  # the longest run of non-working days: 24–28 December
-    # when the 24th (a holiday since 2025) falls on a Wednesday
+    # The longest run of days off: 24–28 December when the 24th (a holiday since 2025) is a Wednesday.
+    assert (result.due - (result.statutory_end + timedelta(days=paused))).days <= 5
 
 
 def test_the_command_prints_what_the_portal_shows() -> None:

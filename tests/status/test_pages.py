@@ -141,3 +141,36 @@ def test_the_case_list_costs_the_same_queries_for_2_or_12_cases(app: Flask, cata
     for _ in range(10):
         filed_days_ago(app, pki, 1, resident_id)
     assert queries_for_list() == few
+
+
+def test_the_case_list_comes_in_pages_newest_first(app: Flask, catalog: None, pki: Path, client: FlaskClient,
+                                                   monkeypatch: Any) -> None:
+    from portal.status import views
+
+    monkeypatch.setattr(views, "CASES_PER_PAGE", 2)
+    with app.app_context():
+        resident_id = make_resident().id
+    oldest, newer, newest = (filed_days_ago(app, pki, days, resident_id) for days in (30, 20, 10))
+    update(app, oldest[0], "case_opened", case_reference="OR.0152.7.2026")
+    with app.app_context():  # a supplement to the oldest case, filed last: it leads the first page
+        from portal.auth.models import Resident
+        from tests.factories import make_draft, signed_by_trusted_profile
+
+        draft = make_draft(db.session.get(Resident, resident_id))
+        draft.reply_to = oldest[0]
+        db.session.commit()
+        from portal.signing import service as signing
+
+        signed = signed_by_trusted_profile(draft, pki)
+        inbox.accept(draft, signed, signing.check(draft, signed))
+    login_resident(client)
+
+    first = client.get("/moje-sprawy").get_data(as_text=True)
+    assert "Strona 1 z 2 (złożonych pism: 4)" in first and 'rel="next"' in first and 'rel="prev"' not in first
+    assert newest[1] in first and newer[1] not in first and oldest[1] not in first
+    assert "dotyczy sprawy OR.0152.7.2026" in first, "the answered case is named though it is on page 2"
+    second = client.get("/moje-sprawy?strona=2").get_data(as_text=True)
+    assert newer[1] in second and oldest[1] in second and newest[1] not in second and 'rel="prev"' in second
+    beyond = client.get("/moje-sprawy?strona=99").get_data(as_text=True)
+    assert "Strona 2 z 2" in beyond, "a page past the end shows the last one"
+    assert client.get("/moje-sprawy?strona=abc").status_code == 200
