@@ -94,3 +94,14 @@ def on_exit(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder and folder == os.environ.get("OKIENKO_OWN_METRICS_DIR"):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """The worker has loaded the portal: what exists now (modules, the catalog, the app) lives as long as the
+    worker. Frozen, the garbage collector stops scanning it on every full collection — which over the
+    ~250 000 objects of a loaded portal took 100–150 ms, a stall every request in that worker waited out
+    (it was the case page's p99 in docs/benchmarks.md)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

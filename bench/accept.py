@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.report import percentiles, write_section
+from bench.report import percentiles, steady_client, write_section
 
 NAME = "Accepting signed submissions"
 REPO = Path(__file__).resolve().parent.parent
@@ -135,9 +135,11 @@ async def _load(url: str, jobs: list[Any], cookie: str = "", csrf: str = "") -> 
 
 
 def _gunicorn(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}",
-                             "--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS),
-                             "--log-level", "warning", app], env=env, cwd=REPO)
+    """gunicorn with the production configuration (gunicorn.conf.py), sized for the bench."""
+    sized = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(WORKERS),
+             "GUNICORN_THREADS": str(THREADS), "GUNICORN_LOG_LEVEL": "warning"}
+    return subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", str(REPO / "gunicorn.conf.py"),
+                             app], env=sized, cwd=REPO)
 
 
 def run(count: int = 3000) -> str:
@@ -168,6 +170,7 @@ def run(count: int = 3000) -> str:
         servers.append(_gunicorn("bench.hello:app", hello_port, env))
         _wait(portal_port)
         _wait(hello_port)
+        steady_client()
         hello_elapsed, hello_latencies, hello_failures = asyncio.run(
             _load(f"http://127.0.0.1:{hello_port}/", [None] * count))
         elapsed, latencies, failures = asyncio.run(_load(f"http://127.0.0.1:{portal_port}", work, cookie, csrf))

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.accept import CLIENTS, DATABASE, REPO, THREADS, WORKERS, _gunicorn, _port, _wait
-from bench.report import percentiles, write_section
+from bench.report import percentiles, steady_client, write_section
 
 NAME = "Load: the realistic mix"
 ALONE = int(os.environ.get("BENCH_LOAD_SUBMISSIONS", 1500))
@@ -226,6 +226,7 @@ def run() -> str:
         _wait(portal_port)
         _wait(hello_port)
         portal = f"http://127.0.0.1:{portal_port}"
+        steady_client()
         hello = asyncio.run(_drive(f"http://127.0.0.1:{hello_port}", [("hello", None)] * MIX, prepared))
         alone = asyncio.run(_drive(portal, [("submission", w) for w in prepared.signed[:ALONE]], prepared))
         jobs = _mix(_receipts(env), prepared.signed[ALONE:], prepared.step_drafts, MIX)

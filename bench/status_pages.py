@@ -33,15 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.accept import CLIENTS, DATABASE, REPO, THREADS, WORKERS, _gunicorn, _port, _wait
-from bench.report import percentiles, write_section
+from bench.report import percentiles, steady_client, write_section
 
 NAME = "Moje sprawy at office scale"
 SUBMISSIONS = int(os.environ.get("BENCH_STATUS_SUBMISSIONS", 1_000_000))
 PAGE_REQUESTS = int(os.environ.get("BENCH_STATUS_PAGE_REQUESTS", 6000))
 LIST_REQUESTS = int(os.environ.get("BENCH_STATUS_LIST_REQUESTS", 600))
 HELLO_REQUESTS = 6000
-THINK = 0.25  # seconds a reading client waits between pages, on average (a person reads for longer)
-THINKING_REQUESTS = 3000
+# Seconds a reading client waits between pages, on average: each far less than a person reads a case page,
+# so together they show up to what rate of pages the 50 ms target holds on this machine.
+THINKS = (1.0, 0.5, 0.25)
+THINKING_REQUESTS = 2000
 SINGLE_REQUESTS = 500  # the case page with one client (and a tenth as many of the list)
 OWN_CASES = 200  # the logged-in resident's submissions
 YEARS = 4
@@ -499,6 +501,8 @@ async def _get_all(base: str, paths: list[str], cookie: str, marker: str = "",
 
     async def worker(session: aiohttp.ClientSession) -> None:
         nonlocal failures
+        if think:  # readers arrive at random too: 32 first requests at the same instant are no one's reading
+            await asyncio.sleep(pauses.expovariate(1 / think))
         while not queue.empty():
             path = queue.get_nowait()
             start = time.perf_counter()
@@ -563,9 +567,11 @@ def run(count: int = SUBMISSIONS) -> str:
         pages = [f"/moje-sprawy/{chooser.choice(own)}" for _ in range(PAGE_REQUESTS)]
         # Warm-up, not measured: each worker's first requests compile templates and parse the catalog.
         asyncio.run(_get_all(portal, pages[:WORKERS * THREADS * 4] + ["/moje-sprawy"] * WORKERS * THREADS, cookie))
+        steady_client()
         hello = asyncio.run(_get_all(f"http://127.0.0.1:{hello_port}", ["/"] * HELLO_REQUESTS, ""))
         page = asyncio.run(_get_all(portal, pages, cookie, "Przebieg sprawy"))
-        reading = asyncio.run(_get_all(portal, pages[:THINKING_REQUESTS], cookie, "Przebieg sprawy", think=THINK))
+        reading = {think: asyncio.run(_get_all(portal, pages[:THINKING_REQUESTS], cookie, "Przebieg sprawy",
+                                               think=think)) for think in THINKS}
         listing = asyncio.run(_get_all(portal, ["/moje-sprawy"] * LIST_REQUESTS, cookie, "Moje sprawy"))
         # One client at a time: the time a request takes when it does not queue behind 31 others.
         alone = asyncio.run(_get_all(portal, pages[:SINGLE_REQUESTS], cookie, "Przebieg sprawy", clients=1))
@@ -612,7 +618,9 @@ def _report(count: int, timings: Timings, generated: float, total: float, sizes:
                       for name, (seconds, rows) in grouped.items())
     tables = "\n".join(f"| {table} | {_n(rows)} | {_n(size / 2**20)} |" for table, rows, size in sizes)
     p99 = percentiles(runs["page"][1])["p99"]
-    reading_p99 = percentiles(runs["reading"][1])["p99"]
+    held = [(think, len(run[1]) / run[0]) for think, run in runs["reading"].items()
+            if percentiles(run[1])["p99"] <= 50]
+    fastest_held = max(held, key=lambda h: h[1], default=None)
     hello_rate = len(runs["hello"][1]) / runs["hello"][0]
     return (
         f"The resident's case page (`/moje-sprawy/<id>`, random among the resident's {OWN_CASES} cases) and case list "
@@ -624,7 +632,8 @@ def _report(count: int, timings: Timings, generated: float, total: float, sizes:
         "| Endpoint | Clients | Requests | Requests/s | p50 ms | p95 ms | p99 ms | Failed |\n"
         "| --- | --- | --- | --- | --- | --- | --- | --- |\n"
         f"{_row('case page', CLIENTS, runs['page'])}\n"
-        f"{_row(f'case page, reading ({THINK:g} s mean pause)', CLIENTS, runs['reading'])}\n"
+        + "".join(f"{_row(f'case page, reading ({think:g} s mean pause)', CLIENTS, run)}\n"
+                  for think, run in runs["reading"].items()) +
         f"{_row(f'case list (page 1 of {OWN_CASES} cases)', CLIENTS, runs['list'])}\n"
         f"{_row('hello-world Flask (same gunicorn settings)', CLIENTS, runs['hello'])}\n"
         f"{_row('case page', 1, runs['alone'])}\n"
@@ -633,11 +642,11 @@ def _report(count: int, timings: Timings, generated: float, total: float, sizes:
         f"it is {'met' if p99 <= 50 else 'not met'} ({p99:.1f} ms): the mean latency is then {CLIENTS} ÷ "
         f"throughput (Little's law), so even a p99 equal to the mean would need {CLIENTS / 0.05:.0f} pages/s, "
         f"{CLIENTS / 0.05 / hello_rate:.0%} of the hello-world rate on the same machine — that row measures the "
-        f"server's saturation, not residents. With {CLIENTS} clients that each pause {THINK:g} s on average "
-        "between pages (far less than a person reads a case page, so still about "
-        f"{len(runs['reading'][1]) / runs['reading'][0]:.0f} pages/s) it is "
-        f"{'met' if reading_p99 <= 50 else 'not met'} ({reading_p99:.1f} ms). The one-client rows show what a "
-        "single page costs when it does not queue.\n\n"
+        f"server's saturation, not residents. The reading rows have the {CLIENTS} clients pause between pages "
+        "(a random time with the given mean, far shorter than a person reads a case page): "
+        + (f"the target holds up to about {fastest_held[1]:.0f} pages/s (with {fastest_held[0]:g} s pauses)"
+           if fastest_held else "the target is not met at any of these rates")
+        + ". The one-client rows show what a single page costs when it does not queue.\n\n"
         "**The data set.** One submission is made through the real code path (signed with the trusted profile, "
         "accepted, receipted, delivered by the outbox to the clerk desk, opened and registered as a case by a "
         f"clerk). The rest of an office with {_n(count)} submissions is generated in SQL (`INSERT … SELECT` over "
