@@ -99,8 +99,7 @@ def on_exit(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
 def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     """The worker has loaded the portal: what exists now (modules, the catalog, the app) lives as long as the
     worker. Frozen, the garbage collector stops scanning it on every full collection — which over the
-    ~250 000 objects of a loaded portal took 100–150 ms, a stall every request in that worker waited out
-    (it was the case page's p99 in docs/benchmarks.md)."""
+    ~250 000 objects of a loaded portal took 100–150 ms, a stall every request in that worker waited out."""
     import gc
 
     gc.collect()
