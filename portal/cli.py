@@ -483,6 +483,10 @@ def deadline(procedure: str, filed_at: str, pauses: tuple[str, ...], extended_to
         click.echo(f"{result.due.isoformat()} ({result.due:%A})")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @main.command("demo", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
@@ -509,9 +513,14 @@ def demo(host: str, port: int, sandbox_port: int) -> None:
     click.echo(f"  Sandbox services:      {env['PORTAL_SANDBOX_URL']}/")
     click.echo("  Demo residents and clerks: listed on the sandbox page; choose one when signing in.")
     click.echo("  Stop with Ctrl+C.")
+    # Stopped by `kill` as by Ctrl+C: the three processes go with it, never left holding the ports.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
+        stopped = next(p for p in processes if p.poll() is not None)
+        click.echo(f"{' '.join(map(str, stopped.args[:3]))} stopped (exit code {stopped.returncode}): "
+                   "stopping the others (is the port already taken?)", err=True)
     except KeyboardInterrupt:
         pass
     finally:
