@@ -12,6 +12,8 @@ import zeep
 from zeep.exceptions import Error as ZeepError
 from zeep.wsse.signature import BinarySignature
 
+from portal.ops.request_ids import outgoing_headers
+
 WSDL = Path(__file__).parent / "wsdl" / "tpSigning5.wsdl"
 BINDING = "{http://signing.ws.comarch.gov}TpSigning5SoapBinding"
 
@@ -43,13 +45,20 @@ class TpSigningClient:
                                  xml_huge_tree=True)
         wsse = SystemCertificateSignature(wsse_key, wsse_cert) if wsse_key and wsse_cert else None
         client = zeep.Client(str(WSDL), transport=transport, settings=settings, wsse=wsse)
+        self._settings = client.settings
         self._service = client.create_service(BINDING, endpoint)
+
+    def _call(self, operation: str, **arguments: Any) -> Any:
+        """One SOAP call carrying the request id, so the service's logs and ours name the same request.
+        (zeep keeps such per-call settings per thread: the shared client stays safe across threads.)"""
+        with self._settings(extra_http_headers=outgoing_headers() or None):
+            return getattr(self._service, operation)(**arguments)
 
     def add_document(self, document: bytes, success_url: str, failure_url: str, additional_info: str) -> str:
         """Hand the document over; the answer is the address to send the resident to (and the task's id)."""
         try:
-            url = self._service.addDocumentToSigning(doc=document, successURL=success_url, failureURL=failure_url,
-                                                     additionalInfo=additional_info)
+            url = self._call("addDocumentToSigning", doc=document, successURL=success_url, failureURL=failure_url,
+                             additionalInfo=additional_info)
         except (ZeepError, requests.RequestException) as exc:
             raise SigningServiceError(str(exc)) from exc
         if not url:
@@ -59,7 +68,7 @@ class TpSigningClient:
     def signed_document(self, task_url: str) -> bytes | None:
         """The signed document, or None while the resident has not signed."""
         try:
-            result = self._service.getSignedDocument(id=task_url)
+            result = self._call("getSignedDocument", id=task_url)
         except (ZeepError, requests.RequestException) as exc:
             raise SigningServiceError(str(exc)) from exc
         return bytes(result) if result else None

@@ -46,3 +46,19 @@ def test_the_tsa_is_asked_with_the_request_id(other_app, catalog: None, pki: Pat
         submission = make_submission(pki)
     assert submission.upo_sha256  # issued without the time-stamp, as the portal does when the TSA is down
     assert [headers.get("X-Request-ID") for headers in seen] == ["resident-77"]
+
+
+def test_the_trusted_profile_service_is_asked_with_the_request_id(
+        app: Flask, listening_tsa: tuple[str, list[dict[str, str]]]) -> None:
+    """The same recorder stands in for TpSigning5 here: it is down, and still it saw whose request it was."""
+    from portal.signing.tpsigning import SigningServiceError, TpSigningClient
+
+    url, seen = listening_tsa
+    signing = TpSigningClient(url)
+    with app.test_request_context("/uslugi", headers={"X-Request-ID": "resident-78"}):
+        app.preprocess_request()
+        with pytest.raises(SigningServiceError):
+            signing.add_document(b"<Dokument/>", "http://127.0.0.1/ok", "http://127.0.0.1/nie", "")
+    with pytest.raises(SigningServiceError):  # outside a request: no id is made up
+        signing.signed_document("http://127.0.0.1/task")
+    assert [headers.get("X-Request-ID") for headers in seen] == ["resident-78", None]
