@@ -108,13 +108,22 @@ def test_a_missing_object_and_another_persons_object_answer_alike(app: Flask, wo
     for real, missing in ((f"/moje-sprawy/{world.submission_id}", "/moje-sprawy/00000000-no-such-case"),
                           (f"/wnioski/{world.draft_id}/podsumowanie", "/wnioski/no-such-draft/podsumowanie")):
         a, b = other.get(real), other.get(missing)
-        assert a.status_code == b.status_code == 404
-        assert a.get_data(as_text=True).replace(real, missing) == b.get_data(as_text=True)
+        assert a.status_code == b.status_code == 404, (a.status_code, b.status_code)
+        assert a.get_data(as_text=True).replace(real, missing) == b.get_data(as_text=True), \
+            _difference(a.get_data(as_text=True).replace(real, missing), b.get_data(as_text=True))
     stranger = world.clients["clerk_other_unit"]
     real, missing = f"/urzad/sprawy/{world.case_id}", "/urzad/sprawy/999999"
     a, b = stranger.get(real), stranger.get(missing)
-    assert a.status_code == b.status_code == 404
-    assert a.get_data(as_text=True).replace(real, missing) == b.get_data(as_text=True)
+    assert a.status_code == b.status_code == 404, (a.status_code, b.status_code)
+    assert a.get_data(as_text=True).replace(real, missing) == b.get_data(as_text=True), \
+        _difference(a.get_data(as_text=True).replace(real, missing), b.get_data(as_text=True))
+
+
+def _difference(first: str, second: str) -> str:
+    """Where two pages that should be the same differ, for the failure message."""
+    import difflib
+
+    return "\n".join(difflib.unified_diff(first.splitlines(), second.splitlines(), lineterm="", n=1))
 
 
 def test_machine_endpoints_ignore_sessions(app: Flask, world: World) -> None:
