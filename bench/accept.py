@@ -12,47 +12,16 @@ Targets (issue 6): ≥ 150 submissions/s and p99 ≤ 150 ms at 32 concurrent cli
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.report import percentiles, steady_client, write_section
+from bench.scratch import CLIENTS, REPO, THREADS, WORKERS, scratch_office, serving
 
 NAME = "Accepting signed submissions"
-REPO = Path(__file__).resolve().parent.parent
-DATABASE = os.environ.get("PORTAL_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-CLIENTS = 32
-WORKERS = int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1) + 1))
-THREADS = int(os.environ.get("BENCH_THREADS", 4))
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(port: int, timeout: float = 30) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
-
-
 def _prepare(env: dict[str, str], pki: Path, count: int) -> tuple[str, list[tuple[str, bytes]], str]:
     """A resident, `count` drafts with their documents prepared and signed; the session cookie to use."""
     os.environ.update(env)
@@ -134,56 +103,13 @@ async def _load(url: str, jobs: list[Any], cookie: str = "", csrf: str = "") -> 
     return elapsed, latencies, failures
 
 
-def _gunicorn(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """gunicorn with the production configuration (gunicorn.conf.py), sized for the bench."""
-    sized = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(WORKERS),
-             "GUNICORN_THREADS": str(THREADS), "GUNICORN_LOG_LEVEL": "warning"}
-    return subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", str(REPO / "gunicorn.conf.py"),
-                             app], env=sized, cwd=REPO)
-
-
 def run(count: int = 3000) -> str:
-    from sqlalchemy import create_engine, text
-
-    folder = Path(tempfile.mkdtemp(prefix="okienko-bench-"))
-    schema = f"okienko_bench_{secrets.token_hex(4)}"
-    admin = create_engine(DATABASE.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    env = {**os.environ,
-           "PORTAL_DATABASE_URL": f"{DATABASE}?options=-csearch_path%3D{schema}",
-           "PORTAL_SECRET_KEY": secrets.token_hex(32),
-           "PORTAL_PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-           "PORTAL_INSTANCE_DIR": str(folder), "PORTAL_TRUST_ANCHORS": str(folder / "pki" / "ca.pem"),
-           "PORTAL_SEAL_CERT": str(folder / "pki" / "office-seal.pem"),
-           "PORTAL_SEAL_KEY": str(folder / "pki" / "office-seal.key"),
-           "PORTAL_REVOCATION_MODE": "offline", "PORTAL_TSA_URL": "", "PORTAL_LOG_LEVEL": "WARNING",
-           "PORTAL_CATALOG_LOAD_AT_START": "false",
-           # The bench measures the portal, not its abuse limits: one resident files every submission here.
-           "PORTAL_SUBMIT_RATE_LIMIT": "1000000 per minute"}
-    servers: list[subprocess.Popen[bytes]] = []
-    try:
-        subprocess.run([sys.executable, "-m", "sandbox", "pki", str(folder / "pki")], check=True, capture_output=True)
-        subprocess.run([str(Path(sys.executable).with_name("okienko")), "db", "upgrade"], env=env, check=True,
-                       capture_output=True)
-        cookie, work, csrf = _prepare(env, folder / "pki", count)
-        portal_port, hello_port = _port(), _port()
-        servers.append(_gunicorn("portal.wsgi:app", portal_port, env))
-        servers.append(_gunicorn("bench.hello:app", hello_port, env))
-        _wait(portal_port)
-        _wait(hello_port)
-        steady_client()
-        hello_elapsed, hello_latencies, hello_failures = asyncio.run(
-            _load(f"http://127.0.0.1:{hello_port}/", [None] * count))
-        elapsed, latencies, failures = asyncio.run(_load(f"http://127.0.0.1:{portal_port}", work, cookie, csrf))
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(10)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-        shutil.rmtree(folder, ignore_errors=True)
+    with scratch_office() as office:
+        cookie, work, csrf = _prepare(office.env, office.pki, count)
+        with serving(office.env, "portal.wsgi:app", "bench.hello:app") as (portal, hello_server):
+            steady_client()
+            hello_elapsed, hello_latencies, hello_failures = asyncio.run(_load(f"{hello_server}/", [None] * count))
+            elapsed, latencies, failures = asyncio.run(_load(portal, work, cookie, csrf))
     accept, hello = percentiles(latencies), percentiles(hello_latencies)
     rate, hello_rate = len(latencies) / elapsed, len(hello_latencies) / hello_elapsed
     body = (f"gunicorn ({WORKERS} workers × {THREADS} threads, gthread) + PostgreSQL, {CLIENTS} concurrent clients "

@@ -10,19 +10,16 @@ Target (issue 7): ≥ 200 deliveries/s with 2 workers.
 
 from __future__ import annotations
 
-import base64
 import os
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from bench.accept import DATABASE, REPO, _port
 from bench.report import write_section
+from bench.scratch import REPO, free_port, scratch_office
 
 NAME = "Dispatching to the back office"
 COUNT = int(os.environ.get("BENCH_DISPATCH_COUNT", 3000))
@@ -99,45 +96,26 @@ def _run_workers(env: dict[str, str], workers: int, admin: object, count: int) -
 
 
 def run(count: int = COUNT) -> str:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
-    folder = Path(tempfile.mkdtemp(prefix="okienko-bench-"))
-    schema = f"okienko_bench_{secrets.token_hex(4)}"
-    url = DATABASE.replace("postgresql://", "postgresql+psycopg://")
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    scoped = create_engine(f"{url}?options=-csearch_path%3D{schema}")
-    receiver_port = _port()
+    receiver_port = free_port()
     secret = secrets.token_hex(32)
-    env = {**os.environ,
-           "PORTAL_DATABASE_URL": f"{DATABASE}?options=-csearch_path%3D{schema}",
-           "PORTAL_SECRET_KEY": secrets.token_hex(32),
-           "PORTAL_PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-           "PORTAL_INSTANCE_DIR": str(folder), "PORTAL_TRUST_ANCHORS": str(folder / "pki" / "ca.pem"),
-           "PORTAL_SEAL_CERT": str(folder / "pki" / "office-seal.pem"),
-           "PORTAL_SEAL_KEY": str(folder / "pki" / "office-seal.key"),
-           "PORTAL_REVOCATION_MODE": "offline", "PORTAL_TSA_URL": "", "PORTAL_LOG_LEVEL": "WARNING",
-           "PORTAL_CATALOG_LOAD_AT_START": "false", "PORTAL_DELIVERY_ADAPTERS": "webhook",
-           "PORTAL_WEBHOOK_URL": f"http://127.0.0.1:{receiver_port}/parcels", "PORTAL_WEBHOOK_SECRET": secret,
-           "PORTAL_EVENTS_POLL_SECONDS": "3600"}
     receiver = subprocess.Popen([sys.executable, "-m", "bench.office_receiver", str(receiver_port), secret], cwd=REPO)
     results: dict[int, tuple[float, int]] = {}
     try:
-        subprocess.run([sys.executable, "-m", "sandbox", "pki", str(folder / "pki")], check=True, capture_output=True)
-        subprocess.run([str(Path(sys.executable).with_name("okienko")), "db", "upgrade"], env=env, check=True,
-                       capture_output=True)
-        _prepare(env, folder / "pki")
-        for workers in (1, 2):
-            results[workers] = _run_workers(env, workers, scoped, count)
+        with scratch_office(PORTAL_DELIVERY_ADAPTERS="webhook",
+                            PORTAL_WEBHOOK_URL=f"http://127.0.0.1:{receiver_port}/parcels",
+                            PORTAL_WEBHOOK_SECRET=secret, PORTAL_EVENTS_POLL_SECONDS="3600") as office:
+            scoped = create_engine(office.url)
+            try:
+                _prepare(office.env, office.pki)
+                for workers in (1, 2):
+                    results[workers] = _run_workers(office.env, workers, scoped, count)
+            finally:
+                scoped.dispose()
     finally:
         receiver.terminate()
         receiver.wait(10)
-        scoped.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-        shutil.rmtree(folder, ignore_errors=True)
     lines = [f"| {workers} | {delivered} | {elapsed:.1f} | {delivered / elapsed:.0f} |"
              for workers, (elapsed, delivered) in results.items()]
     body = (f"`okienko outbox run` workers on PostgreSQL delivering {count} parcels (a ~5 KB signed document and "

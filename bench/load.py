@@ -15,21 +15,17 @@ Sizes from the environment: BENCH_LOAD_SUBMISSIONS (run 1, default 1500), BENCH_
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import random
 import secrets
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.accept import CLIENTS, DATABASE, REPO, THREADS, WORKERS, _gunicorn, _port, _wait
 from bench.report import percentiles, steady_client, write_section
+from bench.scratch import CLIENTS, REPO, THREADS, WORKERS, scratch_office, serving
 
 NAME = "Load: the realistic mix"
 ALONE = int(os.environ.get("BENCH_LOAD_SUBMISSIONS", 1500))
@@ -38,8 +34,6 @@ SHARES = {"lookup": 0.7, "step": 0.2, "submission": 0.1}
 STEP_DRAFTS = 300  # the drafts whose first step the mix posts again and again
 LETTER = {"rodzaj": "wniosek", "tytul": "Naprawa chodnika", "miejscowosc": "Leszno",
           "tresc": "Proszę o naprawę chodnika przed budynkiem. " * 90}  # a document of about 5 KB
-# The bench measures the portal, not its abuse limits: one address sends every request here.
-UNLIMITED = "1000000 per minute"
 
 
 @dataclass
@@ -194,51 +188,16 @@ def _mix(receipts: list[tuple[str, str]], signed: list[tuple[str, bytes]], step_
 
 
 def run() -> str:
-    from sqlalchemy import create_engine, text
-
     began = time.perf_counter()
-    folder = Path(tempfile.mkdtemp(prefix="okienko-bench-"))
-    schema = f"okienko_bench_{secrets.token_hex(4)}"
-    admin = create_engine(DATABASE.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    env = {**os.environ,
-           "PORTAL_DATABASE_URL": f"{DATABASE}?options=-csearch_path%3D{schema}",
-           "PORTAL_SECRET_KEY": secrets.token_hex(32),
-           "PORTAL_PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-           "PORTAL_INSTANCE_DIR": str(folder), "PORTAL_TRUST_ANCHORS": str(folder / "pki" / "ca.pem"),
-           "PORTAL_SEAL_CERT": str(folder / "pki" / "office-seal.pem"),
-           "PORTAL_SEAL_KEY": str(folder / "pki" / "office-seal.key"),
-           "PORTAL_REVOCATION_MODE": "offline", "PORTAL_TSA_URL": "", "PORTAL_LOG_LEVEL": "WARNING",
-           "PORTAL_CATALOG_LOAD_AT_START": "false",
-           "PORTAL_LOOKUP_RATE_LIMIT": UNLIMITED, "PORTAL_LOGIN_RATE_LIMIT": UNLIMITED,
-           "PORTAL_SUBMIT_RATE_LIMIT": UNLIMITED}
     mixed_submissions = round(MIX * SHARES["submission"])
-    servers: list[subprocess.Popen[bytes]] = []
-    try:
-        subprocess.run([sys.executable, "-m", "sandbox", "pki", str(folder / "pki")], check=True, capture_output=True)
-        subprocess.run([str(Path(sys.executable).with_name("okienko")), "db", "upgrade"], env=env, check=True,
-                       capture_output=True)
-        prepared = _prepare(env, folder / "pki", ALONE + mixed_submissions)
-        portal_port, hello_port = _port(), _port()
-        servers.append(_gunicorn("portal.wsgi:app", portal_port, env))
-        servers.append(_gunicorn("bench.hello:app", hello_port, env))
-        _wait(portal_port)
-        _wait(hello_port)
-        portal = f"http://127.0.0.1:{portal_port}"
-        steady_client()
-        hello = asyncio.run(_drive(f"http://127.0.0.1:{hello_port}", [("hello", None)] * MIX, prepared))
-        alone = asyncio.run(_drive(portal, [("submission", w) for w in prepared.signed[:ALONE]], prepared))
-        jobs = _mix(_receipts(env), prepared.signed[ALONE:], prepared.step_drafts, MIX)
-        mixed = asyncio.run(_drive(portal, jobs, prepared))
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(10)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-        shutil.rmtree(folder, ignore_errors=True)
+    with scratch_office() as office:
+        prepared = _prepare(office.env, office.pki, ALONE + mixed_submissions)
+        with serving(office.env, "portal.wsgi:app", "bench.hello:app") as (portal, hello_server):
+            steady_client()
+            hello = asyncio.run(_drive(hello_server, [("hello", None)] * MIX, prepared))
+            alone = asyncio.run(_drive(portal, [("submission", w) for w in prepared.signed[:ALONE]], prepared))
+            jobs = _mix(_receipts(office.env), prepared.signed[ALONE:], prepared.step_drafts, MIX)
+            mixed = asyncio.run(_drive(portal, jobs, prepared))
     body = _report(hello, alone, mixed, time.perf_counter() - began)
     failed = {name: run.statuses for name, run in (("hello", hello), ("alone", alone), ("mix", mixed))
               if run.statuses}

@@ -17,14 +17,10 @@ BENCH_STATUS_PAGE_REQUESTS (case page requests, default 6000), BENCH_STATUS_LIST
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import random
 import secrets
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,8 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.accept import CLIENTS, DATABASE, REPO, THREADS, WORKERS, _gunicorn, _port, _wait
 from bench.report import percentiles, steady_client, write_section
+from bench.scratch import CLIENTS, REPO, THREADS, WORKERS, scratch_office, serving
 
 NAME = "Moje sprawy at office scale"
 SUBMISSIONS = int(os.environ.get("BENCH_STATUS_SUBMISSIONS", 1_000_000))
@@ -527,65 +523,35 @@ def _progress(message: str) -> None:
 
 
 def run(count: int = SUBMISSIONS) -> str:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
     began = time.perf_counter()
-    folder = Path(tempfile.mkdtemp(prefix="okienko-bench-"))
-    schema = f"okienko_bench_{secrets.token_hex(4)}"
-    url = DATABASE.replace("postgresql://", "postgresql+psycopg://")
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    scoped = create_engine(f"{url}?options=-csearch_path%3D{schema}", isolation_level="AUTOCOMMIT")
-    env = {**os.environ,
-           "PORTAL_DATABASE_URL": f"{DATABASE}?options=-csearch_path%3D{schema}",
-           "PORTAL_SECRET_KEY": secrets.token_hex(32),
-           "PORTAL_PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-           "PORTAL_INSTANCE_DIR": str(folder), "PORTAL_TRUST_ANCHORS": str(folder / "pki" / "ca.pem"),
-           "PORTAL_SEAL_CERT": str(folder / "pki" / "office-seal.pem"),
-           "PORTAL_SEAL_KEY": str(folder / "pki" / "office-seal.key"),
-           "PORTAL_REVOCATION_MODE": "offline", "PORTAL_TSA_URL": "", "PORTAL_LOG_LEVEL": "WARNING",
-           "PORTAL_CATALOG_LOAD_AT_START": "false", "PORTAL_DELIVERY_ADAPTERS": "desk",
-           "PORTAL_EVENTS_POLL_SECONDS": "3600"}
-    servers: list[subprocess.Popen[bytes]] = []
-    try:
-        subprocess.run([sys.executable, "-m", "sandbox", "pki", str(folder / "pki")], check=True, capture_output=True)
-        subprocess.run([str(Path(sys.executable).with_name("okienko")), "db", "upgrade"], env=env, check=True,
-                       capture_output=True)
-        cookie, template = _prepare(env, folder / "pki")
-        _progress(f"generating an office of {count} submissions in {schema}")
-        timings, generated, own = _generate(scoped, template, count)
-        _progress(f"generated in {generated:.0f} s; measuring")
-        sizes = _sizes(scoped)
-        portal_port, hello_port = _port(), _port()
-        servers.append(_gunicorn("portal.wsgi:app", portal_port, env))
-        servers.append(_gunicorn("bench.hello:app", hello_port, env))
-        _wait(portal_port)
-        _wait(hello_port)
-        portal = f"http://127.0.0.1:{portal_port}"
-        chooser = random.Random(9)
-        pages = [f"/moje-sprawy/{chooser.choice(own)}" for _ in range(PAGE_REQUESTS)]
-        # Warm-up, not measured: each worker's first requests compile templates and parse the catalog.
-        asyncio.run(_get_all(portal, pages[:WORKERS * THREADS * 4] + ["/moje-sprawy"] * WORKERS * THREADS, cookie))
-        steady_client()
-        hello = asyncio.run(_get_all(f"http://127.0.0.1:{hello_port}", ["/"] * HELLO_REQUESTS, ""))
-        page = asyncio.run(_get_all(portal, pages, cookie, "Przebieg sprawy"))
-        reading = {think: asyncio.run(_get_all(portal, pages[:THINKING_REQUESTS], cookie, "Przebieg sprawy",
-                                               think=think)) for think in THINKS}
-        listing = asyncio.run(_get_all(portal, ["/moje-sprawy"] * LIST_REQUESTS, cookie, "Moje sprawy"))
-        # One client at a time: the time a request takes when it does not queue behind 31 others.
-        alone = asyncio.run(_get_all(portal, pages[:SINGLE_REQUESTS], cookie, "Przebieg sprawy", clients=1))
-        list_alone = asyncio.run(_get_all(portal, ["/moje-sprawy"] * (SINGLE_REQUESTS // 10), cookie, "Moje sprawy",
-                                          clients=1))
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(10)
-        scoped.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-        shutil.rmtree(folder, ignore_errors=True)
+    with scratch_office(PORTAL_DELIVERY_ADAPTERS="desk", PORTAL_EVENTS_POLL_SECONDS="3600") as office:
+        scoped = create_engine(office.url, isolation_level="AUTOCOMMIT")
+        try:
+            cookie, template = _prepare(office.env, office.pki)
+            _progress(f"generating an office of {count} submissions in {office.schema}")
+            timings, generated, own = _generate(scoped, template, count)
+            _progress(f"generated in {generated:.0f} s; measuring")
+            sizes = _sizes(scoped)
+        finally:
+            scoped.dispose()
+        with serving(office.env, "portal.wsgi:app", "bench.hello:app") as (portal, hello_server):
+            chooser = random.Random(9)
+            pages = [f"/moje-sprawy/{chooser.choice(own)}" for _ in range(PAGE_REQUESTS)]
+            # Warm-up, not measured: each worker's first requests compile templates and parse the catalog.
+            asyncio.run(_get_all(portal, pages[:WORKERS * THREADS * 4] + ["/moje-sprawy"] * WORKERS * THREADS,
+                                 cookie))
+            steady_client()
+            hello = asyncio.run(_get_all(hello_server, ["/"] * HELLO_REQUESTS, ""))
+            page = asyncio.run(_get_all(portal, pages, cookie, "Przebieg sprawy"))
+            reading = {think: asyncio.run(_get_all(portal, pages[:THINKING_REQUESTS], cookie, "Przebieg sprawy",
+                                                   think=think)) for think in THINKS}
+            listing = asyncio.run(_get_all(portal, ["/moje-sprawy"] * LIST_REQUESTS, cookie, "Moje sprawy"))
+            # One client at a time: the time a request takes when it does not queue behind 31 others.
+            alone = asyncio.run(_get_all(portal, pages[:SINGLE_REQUESTS], cookie, "Przebieg sprawy", clients=1))
+            list_alone = asyncio.run(_get_all(portal, ["/moje-sprawy"] * (SINGLE_REQUESTS // 10), cookie,
+                                              "Moje sprawy", clients=1))
     runs = {"hello": hello, "page": page, "reading": reading, "list": listing, "alone": alone, "list alone": list_alone}
     body = _report(count, timings, generated, time.perf_counter() - began, sizes, runs)
     write_section(NAME, body)
