@@ -29,6 +29,10 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["OKIENKO_OWN_METRICS_DIR"] = tempfile.mkdtemp(
         prefix="okienko-metrics-", dir=_SHM)
 
+# Imported here, once the folder is set, not in child_exit: gunicorn runs that hook from its SIGCHLD handler,
+# and a second worker exiting during the first import found the module half-initialised (ImportError).
+from prometheus_client import multiprocess  # noqa: E402
+
 
 def _cores() -> int:
     try:
@@ -84,8 +88,6 @@ def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     """A worker that exits (restarted, timed out) leaves its counters, which stay counted, but not its live gauges."""
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)
 
 
