@@ -21,3 +21,18 @@ class TrustAnchor(db.Model):  # type: ignore[name-defined]
     source: Mapped[str] = mapped_column(String(200))  # "TSL PL 123" or "admin"
     active: Mapped[bool] = mapped_column(default=True)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Hosts the trusted list names for this provider's revocation data (its ServiceSupplyPoints),
+    # space-separated: the only hosts besides PORTAL_REVOCATION_HOSTS that verification may fetch from.
+    supply_hosts: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class OfficeSealCertificate(db.Model):  # type: ignore[name-defined]
+    """Every certificate the office's seal has used: receipts sealed before a rotation stay valid."""
+
+    __tablename__ = "office_seal_certificate"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the DER certificate
+    subject: Mapped[str] = mapped_column(String(500))
+    pem: Mapped[str] = mapped_column(Text)
+    first_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
