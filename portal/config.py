@@ -84,6 +84,18 @@ SETTINGS: list[Setting] = [
     Setting("REVOCATION_MODE", "soft-fail", "Revocation checking: `require`, `soft-fail` or `offline`."),
     Setting("SEAL_CERT", _pki("office-seal.pem"), "PEM certificate of the office's seal (receipts)."),
     Setting("SEAL_KEY", _pki("office-seal.key"), "PEM private key of the office's seal."),
+    Setting("SEAL_CERTS", "", "PEM file of the office seal's earlier certificates: receipts sealed before a "
+            "rotation stay valid. Every certificate the seal has used is also kept in the database "
+            "(docs/signatures.md)."),
+    Setting("TRUSTED_PROFILE_SEALS", _pki("tp-seal.pem"), "PEM file of the trusted-profile service's seal "
+            "certificate(s) (pz.gov.pl's). Only a signature made with one of them may name its signer in an "
+            "`EPSignature` or `PodpisZP` role; any other signer is who their certificate says."),
+    Setting("REVOCATION_HOSTS", "{SANDBOX_URL}", "Hosts (or URLs) from which CRLs, OCSP answers and issuer "
+            "certificates may be fetched, comma-separated, beside the hosts the trusted list names. Nothing is "
+            "fetched for a certificate that does not lead to a trust anchor."),
+    Setting("MIN_RSA_BITS", 2048, "Shortest RSA key accepted in a signer's certificate (ETSI TS 119 312).", int),
+    Setting("VERIFY_RATE_LIMIT", "30 per minute", "How often one address may have a signed file checked on the "
+            "public verification page and API."),
     Setting("PII_KEY", None, "Key (base64, 32 bytes) encrypting PESEL numbers at rest. Default: "
             "instance/secrets.json."),
     Setting("PII_KEY_PREVIOUS", None, "During a key rotation: the old PESEL key, still accepted until "
