@@ -12,7 +12,8 @@ portal/config.py):
     FORWARDED_ALLOW_IPS      proxies whose X-Forwarded-* headers gunicorn trusts   default 127.0.0.1,::1
     PROMETHEUS_MULTIPROC_DIR where the workers' metrics meet     default a fresh folder in /dev/shm
 
-docs/operations.md explains the choices.
+In production (an https PORTAL_BASE_URL) the server does not start while `okienko config check` finds an
+error (on_starting, below). docs/operations.md explains the choices.
 """
 
 import os
@@ -79,11 +80,37 @@ proc_name = "okienko-portal"
 
 
 def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
-    """Metrics from an earlier run of this master must not be added to this one's."""
+    """In production the configuration must pass `okienko config check` before any worker starts; and metrics
+    from an earlier run of this master must not be added to this one's."""
+    _refuse_an_unsafe_configuration(server)
     folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
         stale.unlink()
+
+
+def _refuse_an_unsafe_configuration(server):  # noqa: ANN001, ANN202
+    """With an https PORTAL_BASE_URL (production), each problem portal/ops/config_check.py finds is logged on a line
+    of its own, through the portal's log handler (JSON too); on any error the master stops, exit status 1, before
+    it listens or forks. portal/wsgi.py refuses as well, for servers started without this file."""
+    from portal import config
+    from portal.ops import config_check
+
+    try:
+        settings = config.from_environment()
+    except ValueError as exc:  # a number that is not one: from_environment names no setting, the value will do
+        server.halt(reason=f"the PORTAL_* settings cannot be read: {exc}", exit_status=1)
+        return  # halt() does not return
+    if not config_check.is_production(settings):
+        return
+    report = config_check.check(settings, os.environ)
+    for problem in report.warnings:
+        server.log.warning("configuration warning: %s", problem.line())
+    for problem in report.errors:
+        server.log.error("configuration error: %s", problem.line())
+    if report.errors:
+        server.halt(reason=f"the production configuration check found {len(report.errors)} error(s), listed above "
+                    "(`okienko config check` shows them with the warnings)", exit_status=1)
 
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature

@@ -111,6 +111,19 @@ def config_docs(write: Path | None) -> None:
     click.echo(f"updated the settings table in {write}")
 
 
+@config_group.command("check", with_appcontext=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--strict", is_flag=True, help="exit 1 on warnings too")
+def config_check_command(as_json: bool, strict: bool) -> None:
+    """List every unsafe or missing production setting; exit 1 on any error (the web server would not start)."""
+    from portal.ops import config_check
+
+    report = config_check.check(portal_config.from_environment(), os.environ)
+    click.echo(report.as_json() if as_json else report.text())
+    if report.errors or (strict and report.warnings):
+        sys.exit(1)
+
+
 @main.command("smoke", with_appcontext=False)
 @click.option("--base-url", required=True, help="address of the running portal")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for the three files")
