@@ -63,7 +63,7 @@ def scratch_office(**settings: str) -> Iterator[Office]:
            "PORTAL_REVOCATION_MODE": "offline", "PORTAL_TSA_URL": "", "PORTAL_LOG_LEVEL": "WARNING",
            "PORTAL_CATALOG_LOAD_AT_START": "false",
            "PORTAL_LOOKUP_RATE_LIMIT": UNLIMITED, "PORTAL_LOGIN_RATE_LIMIT": UNLIMITED,
-           "PORTAL_SUBMIT_RATE_LIMIT": UNLIMITED,
+           "PORTAL_SUBMIT_RATE_LIMIT": UNLIMITED, "PORTAL_VERIFY_RATE_LIMIT": UNLIMITED,
            **settings}
     try:
         subprocess.run([sys.executable, "-m", "sandbox", "pki", str(folder / "pki")], check=True, capture_output=True)

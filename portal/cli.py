@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -262,20 +263,19 @@ def signature_group() -> None:
 @click.option("--content", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="the signed document, for a detached signature (or to compare an enveloped one with)")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--offline", is_flag=True, help="no revocation check; the embedded certificate is its own anchor "
-                                              "(integrity of the file only)")
+@click.option("--offline", is_flag=True, help="the integrity of the file only: the embedded certificate is its own "
+                                              "anchor; trust, revocation and validity period are not checked")
 @click.option("--trust", "extra", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
               help="an additional trust anchor (PEM)")
 def signature_verify(file: Path, content: Path | None, as_json: bool, offline: bool, extra: tuple[Path, ...]) -> None:
     """Verify a signed XML document exactly as the portal does; exit status 0 only when valid."""
-    from portal.signing import trust, verify
+    from portal.signing import service as signing
+    from portal.signing import verify
 
-    anchors = list(trust.anchors())
-    for path in extra:
-        anchors += verify.der_certificates(path.read_bytes())
-    policy = verify.Policy(trust_anchors=tuple(anchors),
-                           revocation_mode="offline" if offline else current_app.config["REVOCATION_MODE"],
-                           accept_embedded_certificate=offline)
+    policy = signing.policy()
+    anchors = policy.trust_anchors + tuple(der for path in extra for der in verify.der_certificates(path.read_bytes()))
+    policy = signing.policy(trust_anchors=anchors, revocation_mode="offline" if offline else policy.revocation_mode,
+                            accept_embedded_certificate=offline)
     data = file.read_bytes()
     given = content.read_bytes() if content else None
     verdict = verify.verify(data, policy, require_person=False, detached_content=given,
@@ -285,14 +285,38 @@ def signature_verify(file: Path, content: Path | None, as_json: bool, offline: b
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         click.echo(f"{verdict.indication}: {report['signer'] or 'unknown signer'}")
+        for one in verdict.signatures[1:]:
+            click.echo(f"  also signed ({one.role}): {one.signer.name if one.signer else 'unknown signer'}")
         for reason in report["reasons"]:
             click.echo(f"  - {reason}")
+        if verdict.certificate:
+            click.echo(f"  certificate valid from {verdict.certificate['not_before']} "
+                       f"to {verdict.certificate['not_after']}")
+        if verdict.integrity_only:
+            click.echo("  integrity of the file only: the certificate was not checked against a trust anchor, "
+                       "revocation or its validity period")
     sys.exit(0 if verdict.valid else 1)
 
 
 @main.group(name="receipt")
 def receipt_group() -> None:
-    """Receipts (UPO)."""
+    """Receipts (UPO) and delivery certificates (UPD)."""
+
+
+def _receipt_settings(extra: tuple[Path, ...], seal: tuple[Path, ...]) -> tuple[Any, Any]:
+    from dataclasses import replace
+
+    from portal.inbox import receipts
+    from portal.signing import service as signing
+    from portal.signing import verify
+
+    policy = signing.policy()
+    policy = replace(policy, trust_anchors=policy.trust_anchors + tuple(
+        der for path in extra for der in verify.der_certificates(path.read_bytes())))
+    issuer = receipts.office_issuer()
+    issuer = replace(issuer, seals=issuer.seals + tuple(
+        der for path in seal for der in verify.der_certificates(path.read_bytes())))
+    return policy, issuer
 
 
 @receipt_group.command("verify")
@@ -301,20 +325,23 @@ def receipt_group() -> None:
               help="the filed document, to check it is the one the receipt covers")
 @click.option("--trust", "extra", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
               help="an additional trust anchor (PEM)")
+@click.option("--seal", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
+              help="another certificate (PEM) of the office's seal to accept, beside the configured and stored ones")
 @click.option("--json", "as_json", is_flag=True)
-def receipt_verify(upo_file: Path, document: Path | None, extra: tuple[Path, ...], as_json: bool) -> None:
-    """Check a UPO's seal and what it states; exit status 0 only when valid (and the document matches)."""
+def receipt_verify(upo_file: Path, document: Path | None, extra: tuple[Path, ...], seal: tuple[Path, ...],
+                   as_json: bool) -> None:
+    """Check a UPO's (or UPD's) seal is the office's and what it states; exit status 0 only when valid
+    (and the document matches)."""
     from portal.inbox import receipts
-    from portal.signing import trust, verify
 
-    anchors = trust.anchors() + [der for path in extra for der in verify.der_certificates(path.read_bytes())]
-    result = receipts.check(upo_file.read_bytes(), anchors, document.read_bytes() if document else None,
-                            current_app.config["REVOCATION_MODE"])
+    policy, issuer = _receipt_settings(extra, seal)
+    result = receipts.check(upo_file.read_bytes(), policy, issuer, document.read_bytes() if document else None)
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     else:
         verdict = "VALID" if result.valid else "INVALID"
-        click.echo(f"{verdict}: {result.receipt_id or '-'}, filed {result.filed_at or '-'}")
+        click.echo(f"{verdict}: {result.kind or 'receipt'} {result.receipt_id or '-'}, filed {result.filed_at or '-'}"
+                   + (f", sealed by {result.sealed_by}" if result.sealed_by else ""))
         for reason in result.reasons:
             click.echo(f"  - {reason}")
     sys.exit(0 if result.valid else 1)
@@ -323,15 +350,16 @@ def receipt_verify(upo_file: Path, document: Path | None, extra: tuple[Path, ...
 @receipt_group.command("verify-all")
 @click.option("--trust", "extra", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
               help="an additional trust anchor (PEM)")
+@click.option("--seal", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
+              help="another certificate (PEM) of the office's seal to accept")
 @click.option("--json", "as_json", is_flag=True)
-def receipt_verify_all(extra: tuple[Path, ...], as_json: bool) -> None:
+def receipt_verify_all(extra: tuple[Path, ...], seal: tuple[Path, ...], as_json: bool) -> None:
     """Check every stored receipt's seal against the document it covers (after a restore: docs/operations.md);
     exit status 1 if any fails."""
     from portal.inbox import receipts
-    from portal.signing import trust, verify
 
-    anchors = trust.anchors() + [der for path in extra for der in verify.der_certificates(path.read_bytes())]
-    report = receipts.verify_all(anchors, current_app.config["REVOCATION_MODE"])
+    policy, issuer = _receipt_settings(extra, seal)
+    report = receipts.verify_all(policy, issuer)
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:

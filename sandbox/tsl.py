@@ -50,5 +50,12 @@ def build(pki: Path) -> bytes:
     _el(identity, "X509Certificate", base64.b64encode(ca.public_bytes(serialization.Encoding.DER)).decode())
     _el(information, "ServiceStatus", "http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/granted")
     _el(information, "StatusStartingTime", (now - datetime.timedelta(days=365)).isoformat().replace("+00:00", "Z"))
+    # Where the provider publishes its revocation data: the CRL its certificates name.
+    issued = x509.load_pem_x509_certificate((pki / "office-seal.pem").read_bytes())
+    points = issued.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    supply = _el(information, "ServiceSupplyPoints")
+    for point in points:
+        for name in point.full_name or []:
+            _el(supply, "ServiceSupplyPoint", name.value)
     xades.seal(root, (pki / "tsl-signer.pem").read_bytes(), (pki / "tsl-signer.key").read_bytes())
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

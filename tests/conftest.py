@@ -129,6 +129,8 @@ def app_config(database_url: str, pki: Path, sandbox_url: str, portal_port: int,
         "TPSIGNING_WSSE_KEY": str(pki / "office-system.key"),
         "SEAL_CERT": str(pki / "office-seal.pem"),
         "SEAL_KEY": str(pki / "office-seal.key"),
+        "TRUSTED_PROFILE_SEALS": str(pki / "tp-seal.pem"),
+        "REVOCATION_HOSTS": sandbox_url,
         "REVOCATION_MODE": "offline",
         "CATALOG_DIR": str(REPO / "catalog"),
         "LOG_LEVEL": "WARNING",
@@ -136,6 +138,7 @@ def app_config(database_url: str, pki: Path, sandbox_url: str, portal_port: int,
         "LOOKUP_RATE_LIMIT": "100000 per minute",
         "LOGIN_RATE_LIMIT": "100000 per minute",
         "SUBMIT_RATE_LIMIT": "100000 per minute",
+        "VERIFY_RATE_LIMIT": "100000 per minute",
     }
 
 

@@ -12,26 +12,36 @@ from portal.auth.models import Resident
 from portal.db_types import utcnow
 from portal.desk.models import OutgoingLetter
 from portal.extensions import db
-from portal.inbox import service as inbox
 from portal.inbox import upo
-from portal.signing import pades, verify
+from portal.signing import pades, seals, verify
 from portal.signing import service as signing
 from portal.storage import service as storage
 
 MAX_LETTER_BYTES = 20 * 1024 * 1024
 
 
+NOT_THE_OFFICE_SEAL = "Pismo opatrzono pieczęcią innego podmiotu niż urząd."
+
+
 def check_signed_file(content: bytes) -> dict[str, object]:
     """The verdict on an uploaded signed letter: PAdES (PDF) or enveloped XAdES (XML), signed by a
-    person (a clerk's qualified signature) or by the office's seal, and trusted."""
+    person (a clerk's qualified signature) or by the office's seal, and trusted. A seal of any other
+    organisation is refused: a letter of the office bears the office's seal or a person's signature."""
     if content.startswith(b"%PDF"):
-        return pades.verify_pdf(content, signing.policy())
-    result = verify.verify(content, signing.policy(), require_person=False)
-    stored = result.stored()
-    stored["format"] = "XAdES"
-    stored["reasons"] = result.messages("pl")
-    if stored.get("signer"):
-        stored["signer"]["name"] = result.signer.name if result.signer else ""
+        stored = pades.verify_pdf(content, signing.policy())
+    else:
+        result = verify.verify(content, signing.policy(), require_person=False)
+        stored = result.stored()
+        stored["format"] = "XAdES"
+        stored["reasons"] = result.messages("pl")
+        if stored.get("signer"):
+            stored["signer"]["name"] = result.signer.name if result.signer else ""
+    signer = stored.get("signer") or {}
+    a_person = bool(signer.get("given_name") and signer.get("family_name"))
+    sealed_by_office = (stored.get("certificate") or {}).get("sha256") in {seals.fingerprint(der)
+                                                                           for der in seals.known()}
+    if stored.get("valid") and not a_person and not sealed_by_office:
+        stored.update(valid=False, indication=verify.TOTAL_FAILED, reasons=[NOT_THE_OFFICE_SEAL])
     return stored
 
 
@@ -54,7 +64,7 @@ def open_letter(letter: OutgoingLetter, resident: Resident, at: datetime | None 
         document_sha256=bytes.fromhex(storage.digest(content)),
         case_reference=letter.case.reference,
         document_name=letter.title,
-    ), inbox._seal())
+    ), seals.current())
     address = storage.put(xml)
     written = db.session.execute(
         update(OutgoingLetter).where(OutgoingLetter.id == letter.id, OutgoingLetter.upd_sha256.is_(None))

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from portal import xmlsafe
 from portal.extensions import db
 from portal.inbox import upo
 from portal.inbox.models import Submission
-from portal.signing import verify
+from portal.signing import seals, verify
 
 
 @dataclass
@@ -27,44 +28,74 @@ class ReceiptCheck:
     receipt_id: str | None
     filed_at: str | None
     document_sha256: str | None
-    sealed_by: str | None
+    sealed_by: str | None  # who sealed it, whether or not that is the office
     timestamp: str | None
+    kind: str | None = None  # "UPO" (a receipt of filing) or "UPD" (of a letter's delivery)
+    sealed_by_office: bool = False
     reasons: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Issuer:
+    """Whose receipts are checked: the office's name and every certificate its seal has used (DER)."""
+
+    name: str
+    seals: tuple[bytes, ...]
+
+
 NOT_COVERED = ("To nie jest dokument, który to poświadczenie obejmuje.",
                "The document is not the one this receipt covers.")
+NOT_SEALED_BY = ("Poświadczenia nie opatrzył pieczęcią {office}: opieczętował je {sealer}.",
+                 "The receipt is not sealed by {office}: it was sealed by {sealer}.")
+NOT_A_RECEIPT = ("To nie jest poświadczenie (UPO ani UPD).", "This is not a receipt (neither UPO nor UPD).")
+MAX_RECEIPT_BYTES = 256 * 1024  # a UPO is a few kilobytes; anything larger is refused unread
 
 
-def check(receipt: bytes, anchors: list[bytes], document: bytes | None = None,
-          revocation_mode: str = "soft-fail", lang: str = "en") -> ReceiptCheck:
-    """Is the receipt sealed by a trusted certificate, what does it state, does `document` match it?
+def check(receipt: bytes, policy: verify.Policy, issuer: Issuer, document: bytes | None = None,
+          lang: str = "en") -> ReceiptCheck:
+    """Is the receipt sealed by the office (its current seal or an earlier one), what does it state,
+    does `document` match it? A seal that verifies but is someone else's — any trusted certificate can
+    make a valid signature — is no receipt of this office's.
     The reasons are in `lang` (`pl` or `en`): the public page speaks the visitor's language, the API English."""
-    verdict = verify.verify(receipt, verify.Policy(trust_anchors=tuple(anchors), revocation_mode=revocation_mode),
+    index = 0 if lang == "pl" else 1
+    verdict = verify.verify(receipt, replace(policy, max_bytes=min(policy.max_bytes, MAX_RECEIPT_BYTES)),
                             require_person=False)
+    reasons = verdict.messages(lang)
+    sealer = verdict.certificate or {}
+    by_office = verdict.valid and any(hashlib.sha256(der).hexdigest() == sealer.get("sha256") for der in issuer.seals)
     facts = upo.ReceiptFacts(None, None, None, None)
-    if verdict.valid:
+    if verdict.valid and not by_office:
+        reasons.append(NOT_SEALED_BY[index].format(office=issuer.name, sealer=sealer.get("subject", "?")))
+    if by_office:
         facts = upo.read(xmlsafe.parse(receipt))
+        if facts.kind is None or facts.document_sha256 is None:
+            reasons.append(NOT_A_RECEIPT[index])
     matches = None
     if document is not None and facts.document_sha256 is not None:
         matches = hmac.compare_digest(hashlib.sha256(document).digest(), facts.document_sha256)
-    reasons = verdict.messages(lang)
     if matches is False:
-        reasons.append(NOT_COVERED[0 if lang == "pl" else 1])
+        reasons.append(NOT_COVERED[index])
     return ReceiptCheck(
-        valid=verdict.valid and matches is not False,
+        valid=by_office and facts.kind is not None and facts.document_sha256 is not None and matches is not False,
         seal_valid=verdict.valid,
         document_matches=matches,
         receipt_id=facts.receipt_id,
         filed_at=facts.filed_at,
         document_sha256=facts.document_sha256.hex() if facts.document_sha256 else None,
-        sealed_by=(verdict.certificate or {}).get("subject") if verdict.valid else None,
+        sealed_by=sealer.get("subject") if verdict.valid else None,
         timestamp=verdict.timestamp,
+        kind=facts.kind,
+        sealed_by_office=by_office,
         reasons=reasons,
     )
+
+
+def office_issuer() -> Issuer:
+    """This office, as the issuer whose seal every receipt must bear."""
+    return Issuer(current_app.config["OFFICE_NAME"], seals.known())
 
 
 def find(receipt_id: str, code: str, access_code: Any) -> Submission | None:
@@ -97,7 +128,7 @@ class ReverificationReport:
         return {**asdict(self), "intact": self.intact}
 
 
-def verify_all(anchors: list[bytes], revocation_mode: str = "soft-fail", batch: int = 200) -> ReverificationReport:
+def verify_all(policy: verify.Policy, issuer: Issuer, batch: int = 200) -> ReverificationReport:
     """Check every stored receipt against the document it covers, as after a restore from backup: the seal holds,
     the receipt names this submission, and the stored document's bytes are the ones it was issued for."""
     from portal.storage import service as storage
@@ -118,7 +149,7 @@ def verify_all(anchors: list[bytes], revocation_mode: str = "soft-fail", batch: 
                 continue
             report.checked += 1
             try:
-                result = check(storage.get(upo_address), anchors, storage.get(document_address), revocation_mode)
+                result = check(storage.get(upo_address), policy, issuer, storage.get(document_address))
             except KeyError as exc:
                 problem = f"missing from the document store: {exc.args[0]}"
             except (storage.BlobCorrupted, storage.StorageUnavailable) as exc:

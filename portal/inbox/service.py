@@ -34,7 +34,7 @@ from portal.forms.models import Draft
 from portal.inbox import pdf, upo
 from portal.inbox.models import Submission
 from portal.ops import metrics
-from portal.signing import keys, pades, timestamp, trust
+from portal.signing import pades, seals, timestamp, trust
 from portal.signing.verify import Verdict
 from portal.status import service as status
 from portal.storage import service as storage
@@ -93,7 +93,7 @@ def store(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
         if existing is not None:
             return existing
         definition = forms.definition_of(draft.eservice)
-        document = draft.document if verdict.detached and draft.document is not None else signed
+        document = draft.document if verdict.signature_apart and draft.document is not None else signed
         # The bytes first: a file or object store writes them now, the database with the commit.
         # Either way no submission row can exist without its content.
         document_address = storage.put(document)
@@ -146,10 +146,6 @@ def _filed_attachments(draft: Draft) -> list[dict[str, object]]:
     applying = {r.id for r in flow.attachment_rules(definition, draft.values or {})}
     return [{"rule": a.rule_id, "name": a.filename, "media_type": a.media_type, "size": a.size, "sha256": a.sha256}
             for a in draft.attachments if a.rule_id in applying]
-
-
-def _seal() -> keys.Seal:
-    return keys.load_seal(current_app.config["SEAL_CERT"], current_app.config["SEAL_KEY"])
 
 
 def _timestamper(submission: Submission) -> Any:
@@ -220,7 +216,7 @@ def _receipt_xml(submission: Submission, definition: Any, resident: Resident, is
         document_sha256=bytes.fromhex(submission.document_sha256),
         service=f"{definition.id} {definition.version}",
         document_name=definition.document_name,
-    ), _seal(), _timestamper(submission) if with_timestamp else None)
+    ), seals.current(), _timestamper(submission) if with_timestamp else None)
 
 
 def receipt_pdf(submission: Submission) -> bytes:

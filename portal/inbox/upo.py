@@ -122,21 +122,27 @@ def build_delivery(data: DeliveryData, seal: Seal, stamp: Callable[[bytes], byte
 @dataclass(frozen=True)
 class ReceiptFacts:
     receipt_id: str | None
-    filed_at: str | None
+    filed_at: str | None  # UPO: when the document was filed; UPD: when the letter was received
     document_id: str | None
     document_sha256: bytes | None
+    kind: str | None = None  # "UPO" or "UPD"
 
 
 def read(root: etree._Element) -> ReceiptFacts:
-    """The facts a receipt states (only meaningful once its seal has been verified)."""
+    """The facts a receipt (UPO) or a delivery certificate (UPD) states (only meaningful once its
+    seal has been verified)."""
     def text(path: str) -> str | None:
         node = root.find(path, {"u": UPO, "ds": DS})
         return node.text.strip() if node is not None and node.text else None
 
+    kind = "UPD" if root.find(f"{{{UPO}}}UPD") is not None else "UPO" if root.find(f"{{{UPO}}}UPP") is not None \
+        else None
+    part = "u:UPD" if kind == "UPD" else "u:UPP"
     digest = text("ds:Reference/ds:DigestValue")
     return ReceiptFacts(
-        receipt_id=text("u:UPP/u:IdentyfikatorPoswiadczenia"),
-        filed_at=text("u:UPP/u:DataDoreczenia"),
-        document_id=text("u:UPP/u:IdentyfikatorDokumentu"),
+        receipt_id=text(f"{part}/u:IdentyfikatorPoswiadczenia"),
+        filed_at=text(f"{part}/u:DataOdbioru" if kind == "UPD" else f"{part}/u:DataDoreczenia"),
+        document_id=text(f"{part}/u:IdentyfikatorDokumentu"),
         document_sha256=base64.b64decode(digest) if digest else None,
+        kind=kind,
     )

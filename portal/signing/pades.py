@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 from typing import Any
@@ -44,16 +45,14 @@ def verify_pdf(data: bytes, policy: Any) -> dict[str, Any]:
     signing), and its certificate leads to a trust anchor of `policy` (a `verify.Policy`).
     Returns a verdict shaped like the XML verifier's stored verdicts.
     """
-    from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import async_validate_pdf_signature
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.settings import KeyUsageConstraints
     from pyhanko.sign.validation.status import SignatureCoverageLevel
-    from pyhanko_certvalidator import ValidationContext
 
-    from portal.signing import verify
+    from portal.signing import certpath, verify
 
     verdict: dict[str, Any] = {"indication": verify.TOTAL_FAILED, "valid": False, "reasons": [], "format": "PAdES"}
     try:
@@ -64,22 +63,32 @@ def verify_pdf(data: bytes, policy: Any) -> dict[str, Any]:
     if not signatures:
         verdict["reasons"] = ["the PDF carries no signature"]
         return verdict
-    offline = policy.revocation_mode == "offline"
-    context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(der) for der in policy.trust_anchors],
-                                allow_fetching=not offline,
-                                revocation_mode="soft-fail" if offline else policy.revocation_mode,
-                                fetchers=None if offline else verify._revocation_fetchers())
+    signature = signatures[-1]
     try:
-        status = verify._run_coroutine(async_validate_pdf_signature(
-            signatures[-1], signer_validation_context=context,
+        chain = [signature.signer_cert.dump()] + [c.dump() for c in signature.other_embedded_certs]
+    except (ValueError, KeyError) as exc:
+        verdict["reasons"] = [f"the signature cannot be validated: {exc}"]
+        return verdict
+    if not certpath.leads_to_anchor(chain, policy.trust_anchors):
+        # Before any digest or network request: a certificate from nowhere ends the check here.
+        verdict["indication"] = verify.INDETERMINATE
+        verdict["reasons"] = ["the signer's certificate is not trusted"]
+        return verdict
+    context = certpath.context(policy.trust_anchors, policy.revocation_mode, policy.fetching)
+    try:
+        status = certpath.run_coroutine(async_validate_pdf_signature(
+            signature, signer_validation_context=context,
             key_usage_settings=KeyUsageConstraints(key_usage=set())))
     except (SignatureValidationError, ValueError) as exc:
         verdict["reasons"] = [f"the signature cannot be validated: {exc}"]
         return verdict
     cert = status.signing_cert
     verdict["certificate"] = {"subject": cert.subject.human_friendly, "issuer": cert.issuer.human_friendly,
-                              "serial": format(cert.serial_number, "x")}
-    verdict["signer"] = {"name": cert.subject.native.get("common_name", ""), "source": "certificate"}
+                              "serial": format(cert.serial_number, "x"),
+                              "sha256": hashlib.sha256(cert.dump()).hexdigest()}
+    subject = cert.subject.native
+    verdict["signer"] = {"name": subject.get("common_name", ""), "given_name": subject.get("given_name"),
+                         "family_name": subject.get("surname"), "source": "certificate"}
     if status.signer_reported_dt is not None:
         verdict["signing_time"] = status.signer_reported_dt.isoformat()
     reasons = []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from flask import current_app
 
 from portal.audit import service as audit
@@ -12,9 +15,16 @@ from portal.forms.models import Draft
 from portal.ops import metrics
 from portal.signing import tpsigning, trust, verify
 
+SIGNATURE_ALLOWANCE = 512 * 1024  # several XAdES-T/LT signatures with their certificates and revocation data
 
-def policy() -> verify.Policy:
-    return verify.Policy(trust_anchors=tuple(trust.anchors()), revocation_mode=current_app.config["REVOCATION_MODE"])
+
+def policy(**changes: Any) -> verify.Policy:
+    """The office's verification policy, from its settings; `changes` override single fields
+    (a tighter size cap for a door, extra anchors for the command line)."""
+    c = current_app.config
+    return replace(verify.Policy(trust_anchors=tuple(trust.anchors()), revocation_mode=c["REVOCATION_MODE"],
+                                 trusted_profile_seals=trust.trusted_profile_seals(), fetching=trust.fetching(),
+                                 min_rsa_bits=int(c["MIN_RSA_BITS"])), **changes)
 
 
 def _tpsigning() -> tpsigning.TpSigningClient:
@@ -52,9 +62,12 @@ def document_for_signing(draft: Draft) -> bytes:
 
 def check(draft: Draft, signed: bytes) -> verify.Verdict:
     """The portal's verdict on a signed document for this draft and this resident."""
+    # A signed document is the prepared one plus its signature(s): anything much larger is refused
+    # before it is parsed.
+    cap = len(draft.document or b"") + SIGNATURE_ALLOWANCE
     verdict = verify.verify(
         signed,
-        policy(),
+        policy(max_bytes=cap),
         expected_document=draft.document,
         resident_pesel=auth.resident_pesel(draft.resident),
     )

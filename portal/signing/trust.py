@@ -11,6 +11,7 @@ import base64
 import hashlib
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from portal import xmlsafe
 from portal.audit import service as audit
 from portal.extensions import db
-from portal.signing import verify
+from portal.signing import certpath, verify
 from portal.signing.models import TrustAnchor
 
 TSL = "http://uri.etsi.org/02231/v2#"
@@ -57,6 +58,8 @@ def pinned_signers() -> set[str]:
 
 def import_tsl(data: bytes) -> ImportReport:
     """Check a trusted list's signature and operator, then bring its qualified CAs into the anchors."""
+    # The list's own signature is checked for integrity; trust in it comes from the pinned operator
+    # certificate, which must also be within its validity period.
     verdict = verify.verify(data, verify.Policy(trust_anchors=(), revocation_mode="offline",
                                                 accept_embedded_certificate=True), require_person=False)
     if not verdict.valid:
@@ -65,6 +68,9 @@ def import_tsl(data: bytes) -> ImportReport:
     signer_der = base64.b64decode("".join(root.findtext(f".//{{{verify.DS}}}X509Certificate", "").split()))
     if _fingerprint(signer_der) not in pinned_signers():
         raise TrustListRefused("the list is signed by a certificate that is not among PORTAL_TSL_SIGNERS")
+    signer = x509.load_der_x509_certificate(signer_der)
+    if not signer.not_valid_before_utc <= datetime.now(UTC) <= signer.not_valid_after_utc:
+        raise TrustListRefused("the list operator's certificate is expired or not yet valid")
     ns = {"t": TSL}
     territory = root.findtext("t:SchemeInformation/t:SchemeTerritory", "", ns)
     sequence = root.findtext("t:SchemeInformation/t:TSLSequenceNumber", "", ns)
@@ -76,9 +82,11 @@ def import_tsl(data: bytes) -> ImportReport:
             continue
         if service.findtext("t:ServiceStatus", "", ns) not in GRANTED:
             continue
+        supply_hosts = certpath.hosts(point.text or "" for point in
+                                      service.iterfind("t:ServiceSupplyPoints/t:ServiceSupplyPoint", ns))
         for node in service.iterfind("t:ServiceDigitalIdentity/t:DigitalId/t:X509Certificate", ns):
             cert = x509.load_der_x509_certificate(base64.b64decode("".join((node.text or "").split())))
-            granted.add(_remember(cert, source, report))
+            granted.add(_remember(cert, source, report, supply_hosts))
     for anchor in db.session.scalars(select(TrustAnchor).where(TrustAnchor.source == source, TrustAnchor.active)):
         if anchor.fingerprint not in granted:
             anchor.active = False
@@ -90,16 +98,21 @@ def import_tsl(data: bytes) -> ImportReport:
     return report
 
 
-def _remember(cert: x509.Certificate, source: str, report: ImportReport) -> str:
+def _remember(cert: x509.Certificate, source: str, report: ImportReport,
+              supply_hosts: frozenset[str] = frozenset()) -> str:
     der = cert.public_bytes(serialization.Encoding.DER)
     fingerprint = _fingerprint(der)
     anchor = db.session.scalar(select(TrustAnchor).where(TrustAnchor.fingerprint == fingerprint))
+    hosts = " ".join(sorted(supply_hosts))
     if anchor is None:
         db.session.add(TrustAnchor(fingerprint=fingerprint, subject=cert.subject.rfc4514_string(),
-                                   pem=cert.public_bytes(serialization.Encoding.PEM).decode(), source=source))
+                                   pem=cert.public_bytes(serialization.Encoding.PEM).decode(), source=source,
+                                   supply_hosts=hosts))
         report.added.append(cert.subject.rfc4514_string())
     else:
         anchor.active = True
+        if source.startswith("TSL"):
+            anchor.supply_hosts = hosts  # the newest list says where the provider publishes now
         report.kept.append(anchor.subject)
     return fingerprint
 
@@ -117,15 +130,19 @@ def add_anchor(pem: bytes) -> list[str]:
     return added
 
 
-_anchors: dict[str, tuple[float, list[bytes]]] = {}
+@dataclass(frozen=True)
+class _Anchors:
+    certificates: list[bytes]  # DER
+    supply_hosts: frozenset[str]  # where the trusted list says these providers publish revocation data
+
+
+_anchors: dict[str, tuple[float, _Anchors]] = {}
 ANCHORS_CACHE_SECONDS = 60
 
 
-def anchors() -> list[bytes]:
-    """Every trusted certificate (DER): the configured file and the active stored anchors.
-
-    Read at most once a minute per process: each verification needs them, they change rarely.
-    """
+def _cached_anchors() -> _Anchors:
+    """The configured file and the active stored anchors, read at most once a minute per process:
+    each verification needs them, they change rarely."""
     key = current_app.config["TRUST_ANCHORS"] + "|" + current_app.config["SQLALCHEMY_DATABASE_URI"]
     cached = _anchors.get(key)
     if cached is not None and time.monotonic() - cached[0] < ANCHORS_CACHE_SECONDS:
@@ -135,16 +152,55 @@ def anchors() -> list[bytes]:
     return result
 
 
+def anchors() -> list[bytes]:
+    """Every trusted certificate (DER): the configured file and the active stored anchors."""
+    return _cached_anchors().certificates
+
+
+def fetching() -> certpath.Fetching:
+    """Where verification may fetch revocation data from: PORTAL_REVOCATION_HOSTS and the hosts the
+    trusted list names for its providers. Nowhere else, whatever a certificate says."""
+    configured = certpath.hosts(str(current_app.config["REVOCATION_HOSTS"]).split(","))
+    return certpath.Fetching(hosts=configured | _cached_anchors().supply_hosts)
+
+
+_seal_files: dict[tuple[str, float], tuple[bytes, ...]] = {}
+
+
+def trusted_profile_seals() -> tuple[bytes, ...]:
+    """The trusted-profile service's seal certificates (DER) from PORTAL_TRUSTED_PROFILE_SEALS: the only
+    signers whose EPSignature / PodpisZP roles are believed. None configured: no role is believed."""
+    return certificates_in(str(current_app.config["TRUSTED_PROFILE_SEALS"]))
+
+
+def certificates_in(path_setting: str) -> tuple[bytes, ...]:
+    """The certificates of a PEM file named by a setting (empty: none), re-read when the file changes."""
+    if not path_setting:
+        return ()
+    path = Path(path_setting)
+    try:
+        key = (str(path), path.stat().st_mtime)
+    except OSError:
+        return ()
+    cached = _seal_files.get(key)
+    if cached is None:
+        cached = tuple(verify.der_certificates(path.read_bytes()))
+        _seal_files[key] = cached
+    return cached
+
+
 def forget_anchors() -> None:
     """After an import or an addition, the new anchors count at once in this process."""
     _anchors.clear()
 
 
-def _load_anchors() -> list[bytes]:
+def _load_anchors() -> _Anchors:
     result: list[bytes] = []
+    hosts: set[str] = set()
     path = Path(current_app.config["TRUST_ANCHORS"])
     if path.exists():
         result += verify.der_certificates(path.read_bytes())
     for anchor in db.session.scalars(select(TrustAnchor).where(TrustAnchor.active)):
         result.append(x509.load_pem_x509_certificate(anchor.pem.encode()).public_bytes(serialization.Encoding.DER))
-    return result
+        hosts.update((anchor.supply_hosts or "").split())
+    return _Anchors(result, frozenset(hosts))

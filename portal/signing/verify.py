@@ -1,17 +1,22 @@
 """One verification policy for every signed XML document the portal accepts.
 
-The order follows how an appeal court would look at a signature: is the file sane,
-does the signature cover the whole document and nothing else, are the algorithms
-acceptable, does the cryptography hold, does the certificate lead to a trusted
-authority, is the signed content the document we prepared, and is the signer the
-resident. The verdict uses the indications of ETSI EN 319 102-1.
+The order follows how an appeal court would look at a signature, with the cheap questions first
+so that a hostile file costs little: is the file sane, does each signature cover the whole
+document and nothing else, are the algorithms and keys acceptable, does the certificate lead to
+a trusted authority at all (nothing fetched, no digest computed before this), does the
+cryptography hold, is the signed content the document we prepared, who signed (the certificate
+says, unless it is the trusted-profile service's seal, which vouches for a person), and finally
+the full certificate path with revocation. The verdict uses the indications of ETSI EN 319 102-1.
+
+Three forms are accepted: enveloped (the signatures inside the document's root: one, or several
+co-signatures), detached (a file holding only `ds:Signature`, naming the document by file name)
+and enveloping (the document inside the signature's `ds:Object`). Counter-signatures in the
+unsigned properties are verified as signatures of their own.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import copy
 import hashlib
 import io
@@ -24,32 +29,28 @@ from pathlib import Path
 from typing import Any
 
 import xmlsec
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
-from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.errors import (
-    InvalidCertificateError,
-    PathBuildingError,
-    PathValidationError,
-    RevokedError,
-)
-from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
 from portal import xmlsafe
-from portal.signing import timestamp
+from portal.signing import certpath, timestamp
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES_NAMESPACES = ("http://uri.etsi.org/01903/v1.3.2#", "http://uri.etsi.org/01903/v1.4.1#")
 EPSIGNATURE_NS = "http://crd.gov.pl/xml/schematy/podpis_zaufany/"
 PODPISZP_NS = "http://crd.gov.pl/xml/schematy/ppzp/"
 SIGNED_PROPERTIES_TYPES = {"http://uri.etsi.org/01903#SignedProperties", "http://uri.etsi.org/01903/v1.3.2#SignedProperties"}
+COUNTERSIGNED_TYPES = {"http://uri.etsi.org/01903#CountersignedSignature",
+                       "http://uri.etsi.org/01903/v1.3.2#CountersignedSignature"}
 
 TOTAL_PASSED = "TOTAL_PASSED"
 TOTAL_FAILED = "TOTAL_FAILED"
 INDETERMINATE = "INDETERMINATE"
+
+ENVELOPED_FORM, DETACHED_FORM, ENVELOPING_FORM = "enveloped", "detached", "enveloping"
 
 SIGNATURE_METHODS = {
     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
@@ -71,10 +72,16 @@ CANONICALISATIONS = {
     "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
     "http://www.w3.org/2006/12/xml-c14n11",
 }
+# ETSI TS 119 312: elliptic curves still recommended for signatures (RSA is bounded by Policy.min_rsa_bits).
+ACCEPTED_CURVES = {"secp256r1", "secp384r1", "secp521r1", "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1"}
+
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 XPATH = "http://www.w3.org/TR/1999/REC-xpath-19991116"
-# The only XPath filter accepted: the one TpSigning5 uses, meaning "everything but the signature".
-XPATH_EXCLUDING_SIGNATURE = "not(ancestor-or-self::ds:Signature)"
+XPATH_FILTER2 = "http://www.w3.org/2002/06/xmldsig-filter2"
+# The only XPath expressions accepted mean "everything but the signatures", with the prefix bound to
+# the XML-DSig namespace in the transform itself (a prefix bound elsewhere would cut out content).
+XPATH_EXCLUDING_SIGNATURE = re.compile(r"not\(ancestor-or-self::(?P<prefix>[A-Za-z_][\w.-]*):Signature\)")
+FILTER2_SIGNATURES = re.compile(r"(?:/descendant::|//)(?P<prefix>[A-Za-z_][\w.-]*):Signature")
 
 # Plain-words reasons, Polish and English; codes are stable and stored with the verdict.
 REASONS: dict[str, tuple[str, str]] = {
@@ -86,7 +93,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "no_signature": ("Dokument nie jest podpisany.", "The document is not signed."),
     "detached_without_content": ("To podpis zewnętrzny (oddzielny plik): potrzebny jest też podpisany dokument.",
                                  "This is a detached signature: the signed document is needed too."),
-    "several_signatures": ("Dokument zawiera więcej niż jeden podpis.", "The document holds more than one signature."),
+    "several_signatures": ("Podpis zewnętrzny lub otaczający może być tylko jeden w pliku.",
+                           "A detached or enveloping signature file may hold only one signature."),
     "signature_misplaced": ("Podpis nie znajduje się w elemencie głównym dokumentu.",
                             "The signature is not inside the document's root element."),
     "duplicate_ids": ("Dokument zawiera powtórzone identyfikatory elementów.",
@@ -100,6 +108,8 @@ REASONS: dict[str, tuple[str, str]] = {
                  "The signature contains a manifest, which is not accepted."),
     "weak_algorithm": ("Podpis użyto algorytmu, który nie jest już bezpieczny lub nie jest dopuszczony.",
                        "The signature uses an algorithm that is weak or not allowed."),
+    "weak_key": ("Klucz certyfikatu podpisującego jest zbyt słaby (np. RSA krótszy niż 2048 bitów).",
+                 "The signing certificate's key is too weak (e.g. RSA shorter than 2048 bits)."),
     "no_certificate": ("Podpis nie zawiera certyfikatu podpisującego.",
                        "The signature does not carry the signing certificate."),
     "cryptography": ("Podpis jest nieważny: dokument lub podpis zmieniono po podpisaniu.",
@@ -119,6 +129,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "content_mismatch": ("Podpisany dokument różni się od dokumentu przygotowanego w portalu.",
                          "The signed document differs from the document the portal prepared."),
     "no_signer": ("Nie udało się ustalić, kto złożył podpis.", "Who signed could not be determined."),
+    "claimed_identity": ("Podpis przypisuje sobie tożsamość innej osoby niż właściciel certyfikatu: "
+                         "tylko pieczęć profilu zaufanego może poświadczać, kto podpisał.",
+                         "The signature claims the identity of someone other than the certificate's holder: "
+                         "only the trusted profile's seal may vouch for who signed."),
     "signer_mismatch": ("Podpis złożyła inna osoba niż zalogowany mieszkaniec.",
                         "The document was signed by someone other than the logged-in resident."),
 }
@@ -144,21 +158,52 @@ class Signer:
 
 
 @dataclass
+class SignatureReport:
+    """One signature of the file, as verified: several co-signers each get one."""
+
+    role: str  # "signature" or "counter-signature"
+    signer: Signer | None = None
+    certificate: dict[str, str] | None = None
+    signing_time: str | None = None
+    timestamp: str | None = None
+    chain: list[str] = field(default_factory=list)
+
+    def public(self) -> dict[str, Any]:
+        """Without the PESEL: what is stored with a submission and printed."""
+        return {"role": self.role, "signer": self.signer.name if self.signer else None,
+                "source": self.signer.source if self.signer else None, "certificate": self.certificate,
+                "signing_time": self.signing_time, "timestamp": self.timestamp, "chain": self.chain}
+
+
+@dataclass
 class Verdict:
     indication: str
     reasons: list[str] = field(default_factory=list)
-    signer: Signer | None = None
+    signer: Signer | None = None  # the resident's signature's signer, else the first signature's
     signing_time: str | None = None
     certificate: dict[str, str] | None = None
     chain: list[str] = field(default_factory=list)
     signer_matches_resident: bool | None = None
     content_matches: bool | None = None
     timestamp: str | None = None  # a verified signature time-stamp (XAdES-T): the time validation uses
-    detached: bool = False  # the signature came as a separate file beside the document
+    form: str = ENVELOPED_FORM
+    integrity_only: bool = False  # the certificate was its own anchor: no trust, revocation or validity checked
+    signatures: list[SignatureReport] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
         return self.indication == TOTAL_PASSED
+
+    @property
+    def detached(self) -> bool:
+        """The signature came as a separate file beside the document."""
+        return self.form == DETACHED_FORM
+
+    @property
+    def signature_apart(self) -> bool:
+        """The file is a signature, not the document: detached, or enveloping the document. The filed
+        document is then the prepared one, which the signature was verified to cover exactly."""
+        return self.form in (DETACHED_FORM, ENVELOPING_FORM)
 
     def messages(self, lang: str = "pl") -> list[str]:
         index = 0 if lang == "pl" else 1
@@ -169,6 +214,8 @@ class Verdict:
         data = asdict(self)
         if data["signer"]:
             data["signer"].pop("pesel", None)
+        data["signatures"] = [report.public() for report in self.signatures]
+        data["detached"] = self.detached
         data["valid"] = self.valid
         return data
 
@@ -186,12 +233,21 @@ class Policy:
     trust_anchors: tuple[bytes, ...]  # DER certificates
     revocation_mode: str = "soft-fail"  # "require", "soft-fail" or "offline"
     max_bytes: int = 10 * 1024 * 1024
-    accept_embedded_certificate: bool = False  # `--offline` integrity check only
+    accept_embedded_certificate: bool = False  # `--offline`: the integrity of the file only
+    # DER certificates of the trusted-profile service's seal: only signatures made with one of them
+    # may name their signer in an EPSignature / PodpisZP role.
+    trusted_profile_seals: tuple[bytes, ...] = ()
+    fetching: certpath.Fetching = field(default_factory=certpath.Fetching)
+    min_rsa_bits: int = 2048
 
     @classmethod
-    def from_pem_files(cls, *paths: str | Path, revocation_mode: str = "soft-fail") -> Policy:
+    def from_pem_files(cls, *paths: str | Path, revocation_mode: str = "soft-fail",
+                       trusted_profile_seals: tuple[str | Path, ...] = (),
+                       fetch_hosts: tuple[str, ...] = ()) -> Policy:
         anchors = [der for path in paths for der in der_certificates(Path(path).read_bytes())]
-        return cls(trust_anchors=tuple(anchors), revocation_mode=revocation_mode)
+        seals = [der for path in trusted_profile_seals for der in der_certificates(Path(path).read_bytes())]
+        return cls(trust_anchors=tuple(anchors), revocation_mode=revocation_mode, trusted_profile_seals=tuple(seals),
+                   fetching=certpath.Fetching(hosts=certpath.hosts(fetch_hosts)))
 
 
 def der_certificates(pem: bytes) -> list[bytes]:
@@ -204,18 +260,36 @@ def _one(parent: etree._Element, path: str) -> etree._Element | None:
     return found[0] if len(found) == 1 else None
 
 
-def _find_signature(root: etree._Element) -> etree._Element:
-    signatures = root.findall(f".//{{{DS}}}Signature")
-    if root.tag == f"{{{DS}}}Signature":
-        signatures.append(root)
-    if not signatures:
+COUNTER_SIGNATURE_PATH = ("CounterSignature", "UnsignedSignatureProperties", "UnsignedProperties",
+                          "QualifyingProperties", "Object")
+
+
+def _countersigned(signature: etree._Element) -> etree._Element | None:
+    """The signature this one counter-signs: it sits in that signature's
+    `Object/QualifyingProperties/UnsignedProperties/UnsignedSignatureProperties/CounterSignature`."""
+    ancestors = list(signature.iterancestors())
+    if len(ancestors) < 6 or ancestors[5].tag != f"{{{DS}}}Signature":
+        return None
+    for node, name in zip(ancestors, COUNTER_SIGNATURE_PATH, strict=False):
+        namespace = etree.QName(node).namespace
+        if etree.QName(node).localname != name or namespace not in (*XADES_NAMESPACES, DS):
+            return None
+    return ancestors[5]
+
+
+def _find_signatures(root: etree._Element) -> tuple[str, list[etree._Element], list[etree._Element]]:
+    """The form, the top-level signatures and the counter-signatures. Anything else is misplaced."""
+    found = list(root.iter(f"{{{DS}}}Signature"))
+    if not found:
         raise VerificationFailed("no_signature")
-    if len(signatures) > 1:
-        raise VerificationFailed("several_signatures")
-    signature = signatures[0]
-    if signature is not root and signature.getparent() is not root:
+    top = [s for s in found if s is root or s.getparent() is root]
+    # One level only: a counter-signature of a counter-signature is not something residents make.
+    counters = [s for s in found if s not in top and any(_countersigned(s) is t for t in top)]
+    if len(top) + len(counters) != len(found) or not top:
         raise VerificationFailed("signature_misplaced")
-    return signature
+    if root.tag == f"{{{DS}}}Signature":
+        return DETACHED_FORM, top, counters  # or enveloping: told apart by the references (_check_shape)
+    return ENVELOPED_FORM, top, counters
 
 
 def _check_ids(root: etree._Element) -> dict[str, etree._Element]:
@@ -231,6 +305,10 @@ def _check_ids(root: etree._Element) -> dict[str, etree._Element]:
     return ids
 
 
+def _id_attribute(element: etree._Element) -> str | None:
+    return next((name for name in ("Id", "ID", "id") if element.get(name) is not None), None)
+
+
 def _signed_properties(signature: etree._Element) -> etree._Element:
     for ns in XADES_NAMESPACES:
         found = signature.findall(f"{{{DS}}}Object/{{{ns}}}QualifyingProperties/{{{ns}}}SignedProperties")
@@ -244,18 +322,26 @@ def _signed_properties(signature: etree._Element) -> etree._Element:
 DETACHED_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
-def _check_shape(root: etree._Element, signature: etree._Element, properties: etree._Element,
-                 detached: bool = False) -> str | None:
-    """The references must be exactly: the whole document, and this signature's SignedProperties.
+def _excludes_signatures(transform: etree._Element) -> bool:
+    """An XPath or XPath Filter 2.0 transform that removes exactly the signatures, or a refusal."""
+    algorithm = transform.get("Algorithm")
+    if algorithm == XPATH:
+        nodes = transform.findall(f"{{{DS}}}XPath")
+        pattern = XPATH_EXCLUDING_SIGNATURE
+    else:
+        nodes = transform.findall(f"{{{XPATH_FILTER2}}}XPath")
+        pattern = FILTER2_SIGNATURES
+        if len(nodes) != 1 or nodes[0].get("Filter") != "subtract":
+            raise VerificationFailed("unexpected_reference")
+    if len(nodes) != 1 or len(transform) != 1:
+        raise VerificationFailed("unexpected_reference")
+    match = pattern.fullmatch("".join("".join(nodes[0].itertext()).split()))
+    if match is None or nodes[0].nsmap.get(match.group("prefix")) != DS:
+        raise VerificationFailed("unexpected_reference")
+    return True
 
-    A detached signature (the signature is the root) names the document by a plain file name
-    instead; that name is returned, so the caller can hand xmlsec exactly the expected bytes.
-    """
-    signed_info = _one(signature, f"{{{DS}}}SignedInfo")
-    if signed_info is None:
-        raise VerificationFailed("cryptography")
-    if signature.findall(f".//{{{DS}}}Manifest"):
-        raise VerificationFailed("manifest")
+
+def _check_algorithms(signed_info: etree._Element) -> None:
     c14n = _one(signed_info, f"{{{DS}}}CanonicalizationMethod")
     method = _one(signed_info, f"{{{DS}}}SignatureMethod")
     if c14n is None or c14n.get("Algorithm") not in CANONICALISATIONS:
@@ -263,39 +349,64 @@ def _check_shape(root: etree._Element, signature: etree._Element, properties: et
     if method is None or method.get("Algorithm") not in SIGNATURE_METHODS:
         raise VerificationFailed("weak_algorithm")
 
-    root_id = root.get("Id") or root.get("ID") or root.get("id")
+
+@dataclass
+class _Shape:
+    form: str
+    detached_name: str | None = None  # the file name a detached signature gives its document
+    enveloped_object: etree._Element | None = None  # the ds:Object an enveloping signature holds it in
+    registered: list[tuple[etree._Element, str]] = field(default_factory=list)  # ids xmlsec must know
+
+
+def _check_shape(root: etree._Element, signature: etree._Element, properties: etree._Element,
+                 form: str) -> _Shape:
+    """The references must be exactly: the whole document (or, detached, a plain file name; or,
+    enveloping, this signature's own object), and this signature's SignedProperties."""
+    signed_info = _one(signature, f"{{{DS}}}SignedInfo")
+    if signed_info is None:
+        raise VerificationFailed("cryptography")
+    if signature.findall(f".//{{{DS}}}Manifest"):
+        raise VerificationFailed("manifest")
+    _check_algorithms(signed_info)
+    shape = _Shape(form, registered=[(properties, "Id")])
+    root_id = root.get(_id_attribute(root)) if _id_attribute(root) else None
+    objects = {o.get("Id"): o for o in signature.findall(f"{{{DS}}}Object") if o.get("Id")}
     document_refs, property_refs = [], []
     for reference in signed_info.findall(f"{{{DS}}}Reference"):
         digest = _one(reference, f"{{{DS}}}DigestMethod")
         if digest is None or digest.get("Algorithm") not in DIGEST_METHODS:
             raise VerificationFailed("weak_algorithm")
         uri = reference.get("URI")
-        transforms = [t for t in reference.findall(f"{{{DS}}}Transforms/{{{DS}}}Transform")]
+        transforms = list(reference.findall(f"{{{DS}}}Transforms/{{{DS}}}Transform"))
+        only_c14n = all(t.get("Algorithm") in CANONICALISATIONS for t in transforms)
         if reference.get("Type") in SIGNED_PROPERTIES_TYPES:
-            foreign = any(t.get("Algorithm") not in CANONICALISATIONS for t in transforms)
-            if uri != f"#{properties.get('Id')}" or foreign:
+            if uri != f"#{properties.get('Id')}" or not only_c14n:
                 raise VerificationFailed("unexpected_reference")
             property_refs.append(reference)
             continue
-        if detached:
-            if not uri or not DETACHED_NAME.fullmatch(uri) or uri.startswith("."):
-                raise VerificationFailed("unexpected_reference")
-            if any(t.get("Algorithm") not in CANONICALISATIONS for t in transforms):
+        if form != ENVELOPED_FORM:
+            if uri and uri.startswith("#") and uri[1:] in objects:
+                if not only_c14n:
+                    raise VerificationFailed("unexpected_reference")
+                shape.form, shape.enveloped_object = ENVELOPING_FORM, objects[uri[1:]]
+                shape.registered.append((objects[uri[1:]], "Id"))
+            elif uri and DETACHED_NAME.fullmatch(uri) and not uri.startswith(".") and only_c14n:
+                shape.form, shape.detached_name = DETACHED_FORM, uri
+            else:
                 raise VerificationFailed("unexpected_reference")
             document_refs.append(reference)
             continue
-        if uri not in ("", f"#{root_id}" if root_id else ""):
+        if uri == f"#{root_id}" and root_id:
+            shape.registered.append((root, _id_attribute(root) or "Id"))
+        elif uri != "":
             raise VerificationFailed("reference_scope" if uri and uri.startswith("#") else "unexpected_reference")
         excludes_signature = False
         for transform in transforms:
             algorithm = transform.get("Algorithm")
             if algorithm == ENVELOPED:
                 excludes_signature = True
-            elif algorithm == XPATH:
-                expression = " ".join("".join(transform.itertext()).split())
-                if expression != XPATH_EXCLUDING_SIGNATURE:
-                    raise VerificationFailed("unexpected_reference")
-                excludes_signature = True
+            elif algorithm in (XPATH, XPATH_FILTER2):
+                excludes_signature = _excludes_signatures(transform)
             elif algorithm not in CANONICALISATIONS:
                 raise VerificationFailed("unexpected_reference")
         if not excludes_signature:
@@ -305,22 +416,66 @@ def _check_shape(root: etree._Element, signature: etree._Element, properties: et
         raise VerificationFailed("reference_scope")
     if len(property_refs) != 1:
         raise VerificationFailed("no_signed_properties")
-    return document_refs[0].get("URI") if detached else None
+    return shape
 
 
-def _check_nothing_unsigned(root: etree._Element, signature: etree._Element, properties: etree._Element) -> None:
+def _check_counter_shape(counter: etree._Element, parent: etree._Element, properties: etree._Element) -> _Shape:
+    """A counter-signature covers its parent's SignatureValue and its own SignedProperties, nothing else."""
+    signed_info = _one(counter, f"{{{DS}}}SignedInfo")
+    value = _one(parent, f"{{{DS}}}SignatureValue")
+    if signed_info is None or value is None:
+        raise VerificationFailed("cryptography")
+    if counter.findall(f".//{{{DS}}}Manifest"):
+        raise VerificationFailed("manifest")
+    _check_algorithms(signed_info)
+    countersigned = properties_refs = 0
+    for reference in signed_info.findall(f"{{{DS}}}Reference"):
+        digest = _one(reference, f"{{{DS}}}DigestMethod")
+        if digest is None or digest.get("Algorithm") not in DIGEST_METHODS:
+            raise VerificationFailed("weak_algorithm")
+        if any(t.get("Algorithm") not in CANONICALISATIONS
+               for t in reference.findall(f"{{{DS}}}Transforms/{{{DS}}}Transform")):
+            raise VerificationFailed("unexpected_reference")
+        uri = reference.get("URI")
+        if reference.get("Type") in SIGNED_PROPERTIES_TYPES and uri == f"#{properties.get('Id')}":
+            properties_refs += 1
+        elif reference.get("Type") in COUNTERSIGNED_TYPES and value.get("Id") and uri == f"#{value.get('Id')}":
+            countersigned += 1
+        else:
+            raise VerificationFailed("unexpected_reference")
+    if countersigned != 1 or properties_refs != 1:
+        raise VerificationFailed("reference_scope")
+    return _Shape(ENVELOPED_FORM, registered=[(properties, "Id"), (value, "Id")])
+
+
+def _check_nothing_unsigned(root: etree._Element, signature: etree._Element, properties: etree._Element,
+                            shape: _Shape) -> None:
     """Signature wrapping: the references leave the signature's own ds:Object elements uncovered, so a
     second, unsigned document placed there would verify and be stored with the signed one, and a reader
     looking for the first `wnio:Dokument` below the root would find the forgery. Only the XAdES
-    properties may live there, and nothing of the document's own vocabulary inside the signature."""
+    properties may live there (and, enveloping, the one object the reference covers), and nothing of
+    the document's own vocabulary inside the signature otherwise."""
     qualifying = properties.getparent()
     for holder in signature.findall(f"{{{DS}}}Object"):
+        if holder is shape.enveloped_object:
+            children = [c for c in holder if isinstance(c.tag, str)]
+            if len(children) != 1 or (holder.text or "").strip() or any((c.tail or "").strip() for c in children):
+                raise VerificationFailed("unsigned_content")
+            continue
         if any(isinstance(child.tag, str) and child is not qualifying for child in holder):
             raise VerificationFailed("unsigned_content")
     namespace = etree.QName(root).namespace
     if signature is not root and namespace and namespace != DS and any(
             isinstance(node.tag, str) and etree.QName(node).namespace == namespace for node in signature.iter()):
         raise VerificationFailed("unsigned_content")
+
+
+def _outside_root(root: etree._Element) -> list[tuple[str, str]]:
+    """Comments and processing instructions before and after the root element: no `URI=""` reference
+    covers them, yet they are part of the bytes filed. (The XML declaration and whitespace there carry
+    nothing and are not nodes.)"""
+    nodes = list(reversed(list(root.itersiblings(preceding=True)))) + list(root.itersiblings())
+    return [(type(node).__name__, etree.tostring(node, encoding="unicode")) for node in nodes]
 
 
 def _certificates(signature: etree._Element) -> list[x509.Certificate]:
@@ -333,6 +488,19 @@ def _certificates(signature: etree._Element) -> list[x509.Certificate]:
     if not certs:
         raise VerificationFailed("no_certificate")
     return certs
+
+
+def _check_key(cert: x509.Certificate, policy: Policy) -> None:
+    """ETSI TS 119 312: RSA keys of at least `min_rsa_bits`, the recommended curves; nothing else."""
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < policy.min_rsa_bits:
+            raise VerificationFailed("weak_key")
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in ACCEPTED_CURVES:
+            raise VerificationFailed("weak_key")
+    else:
+        raise VerificationFailed("weak_key")
 
 
 # xmlsec reads external references through IO callbacks, global to the process. The portal keeps
@@ -355,18 +523,20 @@ def _memory_io_only() -> None:
 _memory_io_only()
 
 
-def _check_cryptography(signature: etree._Element, properties: etree._Element, cert: x509.Certificate,
-                        detached: tuple[str, bytes] | None = None) -> None:
+def _check_cryptography(signature: etree._Element, shape: _Shape, cert: x509.Certificate,
+                        content: bytes | None = None) -> None:
     ctx = xmlsec.SignatureContext()
     ctx.key = xmlsec.Key.from_memory(cert.public_bytes(serialization.Encoding.DER), xmlsec.KeyFormat.CERT_DER)
-    ctx.register_id(properties, "Id")
+    # Only the elements the checked references name are registered as ids: xmlsec finds nothing else.
+    for element, attribute in shape.registered:
+        ctx.register_id(element, attribute)
     try:
-        if detached is None:
+        if shape.form != DETACHED_FORM:
             ctx.verify(signature)
             return
         with _io_lock:
             _memory_io_only()  # another library in this process may have registered its own
-            _detached.content = {detached[0]: detached[1]}
+            _detached.content = {shape.detached_name: content}
             try:
                 ctx.verify(signature)
             finally:
@@ -399,40 +569,6 @@ def _check_signing_certificate(properties: etree._Element, cert: x509.Certificat
     return signing_time
 
 
-def _run_coroutine(coroutine: Any) -> Any:
-    """pyhanko-certvalidator is asynchronous; the portal is not. Run it on a loop of its own, in a
-    helper thread when the calling thread already runs one (an async server, a test harness)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
-_fetchers: tuple[float, Any] | None = None
-_fetchers_lock = threading.Lock()
-FETCH_CACHE_SECONDS = 600
-
-
-def _revocation_fetchers() -> Any:
-    """CRLs and OCSP answers fetched with `requests`, cached for ten minutes per process.
-
-    One set of fetchers keeps what it downloaded, so a busy portal does not fetch the CRL for
-    every submission; it is replaced regularly so a newly revoked certificate is seen soon.
-    """
-    global _fetchers
-    with _fetchers_lock:
-        if _fetchers is None or time.monotonic() - _fetchers[0] > FETCH_CACHE_SECONDS:
-            _fetchers = (time.monotonic(), RequestsFetcherBackend(per_request_timeout=10).get_fetchers())
-        return _fetchers[1]
-
-
-TRUST_CACHE_SECONDS = 300
-_trusted: dict[tuple[str, str, bool], tuple[float, list[str]]] = {}
-_trusted_lock = threading.Lock()
-
-
 def _signature_timestamp(signature: etree._Element, properties: etree._Element, policy: Policy) -> datetime | None:
     """The time a verified SignatureTimeStamp vouches for, or None when there is none."""
     qualifying = properties.getparent()
@@ -453,6 +589,35 @@ def _signature_timestamp(signature: etree._Element, properties: etree._Element, 
         raise VerificationFailed("timestamp", INDETERMINATE) from exc
 
 
+TRUST_CACHE_SECONDS = 300
+_trusted: dict[tuple[str, str], tuple[float, list[str]]] = {}
+_trusted_lock = threading.Lock()
+_leads: dict[tuple[str, str], tuple[float, bool]] = {}
+
+
+def _anchors_key(policy: Policy, *extra: bytes) -> str:
+    return hashlib.sha256(b"".join(sorted(policy.trust_anchors)) + b"".join(extra)).hexdigest()
+
+
+def _check_leads_to_anchor(ders: list[bytes], policy: Policy) -> None:
+    """The cheap refusal: a certificate that leads to no anchor ends the verification here, before
+    any digest, canonicalisation or network request. Remembered for five minutes, as paths are."""
+    key = (hashlib.sha256(b"".join(ders)).hexdigest(), _anchors_key(policy))
+    now = time.monotonic()
+    with _trusted_lock:
+        cached = _leads.get(key)
+    if cached is not None and cached[0] > now:
+        leads = cached[1]
+    else:
+        leads = certpath.leads_to_anchor(ders, policy.trust_anchors)
+        with _trusted_lock:
+            if len(_leads) > 10_000:
+                _leads.clear()
+            _leads[key] = (now + TRUST_CACHE_SECONDS, leads)
+    if not leads:
+        raise VerificationFailed("untrusted", INDETERMINATE)
+
+
 def _check_trust(certs: list[x509.Certificate], policy: Policy, moment: datetime | None = None) -> list[str]:
     """The certificate path, validated; a path found valid is remembered for five minutes.
 
@@ -463,15 +628,18 @@ def _check_trust(certs: list[x509.Certificate], policy: Policy, moment: datetime
     """
     ders = [c.public_bytes(serialization.Encoding.DER) for c in certs]
     key = (hashlib.sha256(b"".join(ders)).hexdigest(),
-           hashlib.sha256(b"".join(sorted(policy.trust_anchors)) + policy.revocation_mode.encode()
-                          + (moment.isoformat().encode() if moment else b"")).hexdigest(),
-           policy.accept_embedded_certificate)
+           _anchors_key(policy, policy.revocation_mode.encode(), moment.isoformat().encode() if moment else b"",
+                        ",".join(sorted(policy.fetching.hosts)).encode()))
     now = time.monotonic()
     with _trusted_lock:
         cached = _trusted.get(key)
     if cached is not None and cached[0] > now:
         return cached[1]
-    chain = _validate_path(certs, policy, moment)
+    try:
+        chain = certpath.validate(ders, policy.trust_anchors, policy.revocation_mode, policy.fetching, moment)
+    except certpath.PathRefused as refused:
+        raise VerificationFailed(refused.code, TOTAL_FAILED if refused.code == "revoked" else INDETERMINATE) \
+            from refused
     seconds_left = min(c.not_valid_after_utc.timestamp() for c in certs) - time.time()
     if moment is not None:
         seconds_left = TRUST_CACHE_SECONDS  # validated at a fixed past moment: expiry since does not matter
@@ -480,41 +648,6 @@ def _check_trust(certs: list[x509.Certificate], policy: Policy, moment: datetime
             _trusted.clear()
         _trusted[key] = (now + min(TRUST_CACHE_SECONDS, max(0.0, seconds_left)), chain)
     return chain
-
-
-def _validate_path(certs: list[x509.Certificate], policy: Policy, moment: datetime | None = None) -> list[str]:
-    end_entity = asn1_x509.Certificate.load(certs[0].public_bytes(serialization.Encoding.DER))
-    intermediates = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in certs[1:]]
-    anchors = [asn1_x509.Certificate.load(der) for der in policy.trust_anchors]
-    if policy.accept_embedded_certificate:
-        anchors.append(asn1_x509.Certificate.load(certs[-1].public_bytes(serialization.Encoding.DER)))
-    offline = policy.revocation_mode == "offline"
-    context = ValidationContext(
-        trust_roots=anchors,
-        allow_fetching=not offline,
-        revocation_mode="soft-fail" if offline else policy.revocation_mode,
-        fetchers=None if offline else _revocation_fetchers(),
-        moment=moment,
-    )
-    validator = CertificateValidator(end_entity, intermediate_certs=intermediates, validation_context=context)
-    try:
-        # Qualified certificates often carry only nonRepudiation: no key usage is demanded here.
-        path = _run_coroutine(validator.async_validate_usage(key_usage=set()))
-    except RevokedError as exc:
-        raise VerificationFailed("revoked") from exc
-    except PathBuildingError as exc:
-        raise VerificationFailed("untrusted", INDETERMINATE) from exc
-    except InvalidCertificateError as exc:
-        raise VerificationFailed("expired" if "expired" in str(exc) or "not valid" in str(exc) else "untrusted",
-                                 INDETERMINATE) from exc
-    except PathValidationError as exc:
-        message = str(exc).lower()
-        if "revocation" in message:
-            raise VerificationFailed("revocation_unknown", INDETERMINATE) from exc
-        if "expired" in message or "not valid until" in message:
-            raise VerificationFailed("expired", INDETERMINATE) from exc
-        raise VerificationFailed("untrusted", INDETERMINATE) from exc
-    return [cert.subject.human_friendly for cert in path]
 
 
 def _local(element: etree._Element) -> str:
@@ -544,17 +677,19 @@ def _claimed_role_elements(properties: etree._Element) -> list[etree._Element]:
     return elements
 
 
-def _signer(properties: etree._Element, cert: x509.Certificate) -> Signer:
+def _claimed_identities(properties: etree._Element) -> list[Signer]:
+    """The persons a signature's roles name, in the order the trusted profile's formats are read:
+    EPSignature first, then PodpisZP (both occur in production)."""
     roles = _claimed_role_elements(properties)
-    # Both formats occur in production: EPSignature first, then PodpisZP.
-    for role in roles:
-        if role.tag == f"{{{EPSIGNATURE_NS}}}EPSignature":
-            return Signer(_find_local(role, "FirstName"), _find_local(role, "CurrentFamilyName"),
-                          _find_local(role, "PersonalIdentifier"), "EPSignature")
-    for role in roles:
-        if etree.QName(role).namespace == PODPISZP_NS:
-            return Signer(_find_local(role, "Imie"), _find_local(role, "Nazwisko"), _find_local(role, "PESEL"),
-                          "PodpisZP")
+    claimed = [Signer(_find_local(role, "FirstName"), _find_local(role, "CurrentFamilyName"),
+                      _find_local(role, "PersonalIdentifier"), "EPSignature")
+               for role in roles if role.tag == f"{{{EPSIGNATURE_NS}}}EPSignature"]
+    claimed += [Signer(_find_local(role, "Imie"), _find_local(role, "Nazwisko"), _find_local(role, "PESEL"), "PodpisZP")
+                for role in roles if etree.QName(role).namespace == PODPISZP_NS]
+    return claimed
+
+
+def _certificate_holder(cert: x509.Certificate) -> Signer:
     serial = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
     given = cert.subject.get_attributes_for_oid(NameOID.GIVEN_NAME)
     family = cert.subject.get_attributes_for_oid(NameOID.SURNAME)
@@ -566,6 +701,21 @@ def _signer(properties: etree._Element, cert: x509.Certificate) -> Signer:
                   "certificate")
 
 
+def _signer(properties: etree._Element, cert: x509.Certificate, policy: Policy) -> Signer:
+    """Who signed: the certificate's holder, unless the certificate is the trusted-profile service's
+    seal, which signs on behalf of the person its EPSignature / PodpisZP role names.
+
+    Anyone can write a ClaimedRole: for any other certificate a role naming someone other than the
+    holder refuses the signature instead of being believed or silently ignored."""
+    claimed = _claimed_identities(properties)
+    if cert.public_bytes(serialization.Encoding.DER) in policy.trusted_profile_seals and claimed:
+        return claimed[0]
+    holder = _certificate_holder(cert)
+    if any(person.pesel is None or person.pesel != holder.pesel for person in claimed):
+        raise VerificationFailed("claimed_identity")
+    return holder
+
+
 def canonical_without_signature(root: etree._Element) -> bytes:
     clone = copy.deepcopy(root)
     for signature in clone.findall(f"{{{DS}}}Signature"):
@@ -573,13 +723,61 @@ def canonical_without_signature(root: etree._Element) -> bytes:
     return etree.tostring(clone, method="c14n")
 
 
+def _same_document(enveloped: etree._Element, expected: etree._Element) -> bool:
+    """Is the document inside an enveloping signature's object exactly the expected one?
+
+    Exclusive canonical forms are compared (the object's element inherits the signature's namespace
+    declarations, which carry no content of the document), and every namespace the expected root
+    declares must be declared alike, so that no prefix means something else."""
+    clean = copy.deepcopy(expected)
+    for signature in clean.findall(f"{{{DS}}}Signature"):
+        clean.remove(signature)
+    if any(enveloped.nsmap.get(prefix) != uri for prefix, uri in clean.nsmap.items()):
+        return False
+    return etree.tostring(enveloped, method="c14n", exclusive=True) == etree.tostring(clean, method="c14n",
+                                                                                      exclusive=True)
+
+
 def _certificate_summary(cert: x509.Certificate) -> dict[str, str]:
     return {
         "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(),
         "serial": format(cert.serial_number, "x"),
+        "sha256": hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest(),
+        "not_before": cert.not_valid_before_utc.isoformat(),
         "not_after": cert.not_valid_after_utc.isoformat(),
     }
+
+
+@dataclass
+class _Checked:
+    report: SignatureReport
+    certs: list[x509.Certificate]
+    stamped_at: datetime | None
+    shape: _Shape
+
+
+def _check_one(root: etree._Element, signature: etree._Element, shape_of: Any, policy: Policy,
+               content: bytes | None, role: str, verdict: Verdict) -> _Checked:
+    """Everything about one signature but the full path validation, cheapest first. The first
+    certificate met is named in the verdict even when the signature fails: who it claims to be."""
+    properties = _signed_properties(signature)
+    shape = shape_of(properties)
+    _check_nothing_unsigned(root, signature, properties, shape)
+    if shape.form == DETACHED_FORM and content is None:
+        raise VerificationFailed("detached_without_content")
+    certs = _certificates(signature)
+    report = SignatureReport(role, certificate=_certificate_summary(certs[0]))
+    verdict.certificate = verdict.certificate or report.certificate
+    _check_key(certs[0], policy)
+    if not policy.accept_embedded_certificate:
+        _check_leads_to_anchor([c.public_bytes(serialization.Encoding.DER) for c in certs], policy)
+    _check_cryptography(signature, shape, certs[0], content)
+    report.signing_time = _check_signing_certificate(properties, certs[0])
+    stamped_at = _signature_timestamp(signature, properties, policy)
+    report.timestamp = stamped_at.isoformat() if stamped_at else None
+    report.signer = _signer(properties, certs[0], policy)
+    return _Checked(report, certs, stamped_at, shape)
 
 
 def verify(
@@ -596,50 +794,66 @@ def verify(
     `require_person` is false for seals (receipts, letters), whose signer is an organisation.
     A detached signature (a file holding only `ds:Signature`) is checked against
     `detached_content` (by default the expected document): the only bytes it may cover.
+    With several signatures, each must hold; the resident must be one of the signers.
     """
-    verdict = Verdict(indication=TOTAL_FAILED)
+    verdict = Verdict(indication=TOTAL_FAILED, integrity_only=policy.accept_embedded_certificate)
     try:
         try:
             root = xmlsafe.parse(data, policy.max_bytes)
         except xmlsafe.UnsafeXml as exc:
             raise VerificationFailed(exc.code) from exc
-        signature = _find_signature(root)
+        form, signatures, counters = _find_signatures(root)
+        if form != ENVELOPED_FORM and len(signatures) > 1:
+            raise VerificationFailed("several_signatures")
         _check_ids(root)
-        properties = _signed_properties(signature)
-        is_detached = verdict.detached = signature is root
-        name = _check_shape(root, signature, properties, detached=is_detached)
-        _check_nothing_unsigned(root, signature, properties)
+        expected_root = xmlsafe.parse(expected_document, policy.max_bytes) if expected_document is not None else None
+        if _outside_root(root) != (_outside_root(expected_root) if expected_root is not None and form ==
+                                   ENVELOPED_FORM else []):
+            raise VerificationFailed("unsigned_content")
         content = detached_content if detached_content is not None else expected_document
-        if is_detached and content is None:
-            raise VerificationFailed("detached_without_content")
-        certs = _certificates(signature)
-        verdict.certificate = _certificate_summary(certs[0])
-        _check_cryptography(signature, properties, certs[0], (name, content) if is_detached else None)  # type: ignore[arg-type]
-        verdict.signing_time = _check_signing_certificate(properties, certs[0])
-        stamped_at = _signature_timestamp(signature, properties, policy)
-        verdict.timestamp = stamped_at.isoformat() if stamped_at else None
-        verdict.signer = _signer(properties, certs[0])
-        if is_detached:
+
+        checked: list[_Checked] = []
+        for signature in signatures:
+            one = _check_one(root, signature, lambda p, s=signature: _check_shape(root, s, p, form), policy, content,
+                             "signature", verdict)
+            checked.append(one)
+            verdict.form = one.shape.form
+            for counter in counters:
+                if _countersigned(counter) is signature:
+                    checked.append(_check_one(root, counter, lambda p, c=counter, s=signature:
+                                              _check_counter_shape(c, s, p), policy, None, "counter-signature",
+                                              verdict))
+        verdict.signatures = [c.report for c in checked]
+        main = [c for c in checked if c.report.role == "signature"]
+        primary = main[0]
+        if resident_pesel is not None:
+            primary = next((c for c in main if c.report.signer and c.report.signer.pesel == resident_pesel), primary)
+        verdict.signer, verdict.certificate = primary.report.signer, primary.report.certificate
+        verdict.signing_time, verdict.timestamp = primary.report.signing_time, primary.report.timestamp
+
+        if verdict.form == DETACHED_FORM:
             # The digest covered exactly `content`; it is the prepared document or it is not.
             verdict.content_matches = expected_document is None or content == expected_document
-            if not verdict.content_matches:
-                raise VerificationFailed("content_mismatch")
-        elif expected_document is not None:
-            expected = canonical_without_signature(xmlsafe.parse(expected_document, policy.max_bytes))
-            verdict.content_matches = canonical_without_signature(root) == expected
-            if not verdict.content_matches:
-                raise VerificationFailed("content_mismatch")
-        if require_person and not verdict.signer.pesel:
+        elif verdict.form == ENVELOPING_FORM:
+            enveloped = next(c for c in primary.shape.enveloped_object if isinstance(c.tag, str))
+            verdict.content_matches = expected_root is None or _same_document(enveloped, expected_root)
+        elif expected_root is not None:
+            verdict.content_matches = canonical_without_signature(root) == canonical_without_signature(expected_root)
+        if verdict.content_matches is False:
+            raise VerificationFailed("content_mismatch")
+        if require_person and not (verdict.signer and verdict.signer.pesel):
             raise VerificationFailed("no_signer")
         if resident_pesel is not None:
-            verdict.signer_matches_resident = verdict.signer.pesel == resident_pesel
+            verdict.signer_matches_resident = bool(verdict.signer and verdict.signer.pesel == resident_pesel)
             if not verdict.signer_matches_resident:
                 raise VerificationFailed("signer_mismatch")
-        verdict.chain = _check_trust(certs, policy, stamped_at)
+        if not policy.accept_embedded_certificate:
+            for one in checked:
+                one.report.chain = _check_trust(one.certs, policy, one.stamped_at)
+        verdict.chain = primary.report.chain
     except VerificationFailed as failure:
         verdict.indication = failure.indication
         verdict.reasons.append(failure.code)
         return verdict
     verdict.indication = TOTAL_PASSED
     return verdict
-

@@ -30,7 +30,8 @@ def gunicorn(app: Flask, app_config: dict, pki: Path, tmp_path: Path) -> Iterato
         "PORTAL_DATABASE_URL": app_config["DATABASE_URL"], "PORTAL_SECRET_KEY": app_config["SECRET_KEY"],
         "PORTAL_PII_KEY": app_config["PII_KEY"], "PORTAL_INSTANCE_DIR": str(tmp_path / "instance"),
         "PORTAL_TRUST_ANCHORS": str(pki / "ca.pem"), "PORTAL_SEAL_CERT": str(pki / "office-seal.pem"),
-        "PORTAL_SEAL_KEY": str(pki / "office-seal.key"), "PORTAL_REVOCATION_MODE": "offline", "PORTAL_TSA_URL": "",
+        "PORTAL_SEAL_KEY": str(pki / "office-seal.key"),
+        "PORTAL_TRUSTED_PROFILE_SEALS": str(pki / "tp-seal.pem"), "PORTAL_REVOCATION_MODE": "offline", "PORTAL_TSA_URL": "",
         "PORTAL_CATALOG_LOAD_AT_START": "false", "PORTAL_LOG_FORMAT": "json", "PORTAL_LOG_LEVEL": "INFO",
         "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(WORKERS), "GUNICORN_THREADS": "2",
     })

@@ -26,7 +26,8 @@ def test_signed_request_is_accepted_and_the_signed_document_comes_back(sandbox_u
     confirmed = requests.post(url, data={"account": "80010112357"}, allow_redirects=False, timeout=10)
     assert confirmed.status_code == 302 and confirmed.headers["Location"] == "http://127.0.0.1/ok"
     signed = client.signed_document(url)
-    verdict = verify.verify(signed, verify.Policy.from_pem_files(pki / "ca.pem", revocation_mode="offline"),
+    verdict = verify.verify(signed, verify.Policy.from_pem_files(pki / "ca.pem", revocation_mode="offline",
+                                                                trusted_profile_seals=(pki / "tp-seal.pem",)),
                             expected_document=DOCUMENT, resident_pesel="80010112357")
     assert verdict.valid and verdict.signer.source == "EPSignature"
 
@@ -39,7 +40,8 @@ def test_the_podpiszp_format_is_read_as_well(sandbox_url: str, pki: Path) -> Non
         url = client.add_document(DOCUMENT, "http://127.0.0.1/ok", "http://127.0.0.1/anuluj", "Test")
         requests.post(url, data={"account": "92051702482"}, allow_redirects=False, timeout=10)
         verdict = verify.verify(client.signed_document(url),
-                                verify.Policy.from_pem_files(pki / "ca.pem", revocation_mode="offline"),
+                                verify.Policy.from_pem_files(pki / "ca.pem", revocation_mode="offline",
+                                                                trusted_profile_seals=(pki / "tp-seal.pem",)),
                                 resident_pesel="92051702482")
         assert verdict.valid and verdict.signer.source == "PodpisZP" and verdict.signer.name == "Anna Nowak"
     finally:
