@@ -1,7 +1,8 @@
 """Flask extensions, created unbound and initialised in `create_app`."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -53,19 +54,16 @@ def _lookup_limit() -> str:
     return str(current_app.config["LOOKUP_RATE_LIMIT"])
 
 
-# Every way of trying a receipt id with an access code (case look-up, receipt check, its API and
-# download) counts against one allowance per address, so the code cannot be guessed by spreading tries.
-receipt_lookups = limiter.shared_limit(_lookup_limit, scope="receipt-lookup",
-                                       exempt_when=lambda: not _has_code())
+def receipt_lookup(tried: Callable[[], object | None]) -> Any:
+    """Every way of trying a receipt id with an access code (case look-up, receipt check, its API and
+    download) counts against one allowance per address, so the code cannot be guessed by spreading tries.
 
-
-def _has_code() -> bool:
-    from flask import request
-
-    if request.values.get("kod"):
-        return True
-    body = request.get_json(silent=True) if request.is_json else None  # the JSON look-up's code is in its body
-    return isinstance(body, dict) and bool(body.get("kod"))
+    `tried` is the door's own reading of the request — the very function its view takes the id and code
+    from — and a request is counted whenever it finds a try there. The limit and the view cannot read
+    different things: once the limit read `request.values` while a view read `request.form`, and
+    `POST /sprawdz-sprawe?kod=` (an empty code in the address, the real one in the form) went uncounted.
+    """
+    return limiter.shared_limit(_lookup_limit, scope="receipt-lookup", exempt_when=lambda: tried() is None)
 
 
 def _login_limit() -> str:

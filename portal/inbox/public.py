@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
-from portal.extensions import csrf, receipt_lookups
+from portal.extensions import csrf, receipt_lookup
 from portal.forms import service as forms
 from portal.forms import wtf
 from portal.inbox import receipts
@@ -27,23 +27,36 @@ def _check_uploaded(lang: str) -> receipts.ReceiptCheck | None:
                           current_app.config["REVOCATION_MODE"], lang=lang)
 
 
-def _lookup() -> Any:
-    receipt_id, code = request.values.get("upo", ""), request.values.get("kod", "")
+def _tried_on_page() -> tuple[str, str] | None:
+    """The receipt id and code the page looks up (from the address or the form), or None: an uploaded
+    receipt is checked, not looked up. The look-up limit counts exactly these tries."""
+    if request.method == "POST" and "upo" in request.files:
+        return None
+    code = request.values.get("kod", "")
+    return (request.values.get("upo", ""), code) if code else None
+
+
+def _code_in_address() -> str | None:
+    return request.args.get("kod") or None
+
+
+def _lookup(receipt_id: str, code: str) -> Any:
     if not receipt_id or not code:
         return None
     return receipts.find(receipt_id, code, inbox.access_code)
 
 
 @bp.route("/weryfikacja", methods=["GET", "POST"])
-@receipt_lookups
+@receipt_lookup(_tried_on_page)
 def page() -> Any:
     result = found = None
     looked_up = False
+    tried = _tried_on_page()
     if request.method == "POST" and "upo" in request.files:
         result = _check_uploaded(wtf.lang())
-    elif request.values.get("kod"):
+    elif tried is not None:
         looked_up = True
-        found = _lookup()
+        found = _lookup(*tried)
     status = 200
     if request.method == "POST" and result is None and not looked_up:
         status = 400
@@ -62,9 +75,9 @@ def api_check() -> Any:
 
 
 @bp.get("/api/upo/<receipt_id>")
-@receipt_lookups
+@receipt_lookup(_code_in_address)
 def api_lookup(receipt_id: str) -> Any:
-    found = receipts.find(receipt_id, request.args.get("kod", ""), inbox.access_code)
+    found = _lookup(receipt_id, _code_in_address() or "")
     if found is None:
         return jsonify({"error": "no receipt with this identifier and access code"}), 404
     return jsonify({"receipt_id": found.receipt_id, "filed_at": found.filed_at.isoformat(timespec="milliseconds"),
@@ -73,9 +86,9 @@ def api_lookup(receipt_id: str) -> Any:
 
 
 @bp.get("/weryfikacja/<receipt_id>/upo.xml")
-@receipt_lookups
+@receipt_lookup(_code_in_address)
 def download(receipt_id: str) -> Any:
-    found = receipts.find(receipt_id, request.args.get("kod", ""), inbox.access_code)
+    found = _lookup(receipt_id, _code_in_address() or "")
     if found is None:
         abort(404)
     inbox.ensure_receipt(found)

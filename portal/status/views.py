@@ -14,7 +14,7 @@ from portal.db_types import utcnow
 from portal.desk import letters
 from portal.desk import service as desk
 from portal.desk.models import OutgoingLetter
-from portal.extensions import csrf, db, receipt_lookups
+from portal.extensions import csrf, db, receipt_lookup
 from portal.forms import flow
 from portal.forms import service as forms
 from portal.inbox import receipts
@@ -89,14 +89,32 @@ def case(submission_id: str) -> Any:
     )
 
 
+def _tried_in_form() -> tuple[str, str] | None:
+    """The receipt id and code the look-up form posts (the form only, never the address), or None."""
+    if request.method != "POST":
+        return None
+    receipt_id, code = request.form.get("upo", "")[:60], request.form.get("kod", "")[:30]
+    return (receipt_id, code) if code else None
+
+
+def _tried_in_api() -> tuple[str, str] | None:
+    """The receipt id and code the JSON look-up is given (a JSON body, else the form or address), or None."""
+    given = request.get_json(silent=True) if request.is_json else request.values
+    receipt_id, code = (given.get("upo"), given.get("kod")) if isinstance(given, Mapping) else (None, None)
+    if not isinstance(receipt_id, str) or not isinstance(code, str) or not receipt_id.strip() or not code.strip():
+        return None
+    return receipt_id[:60], code[:30]
+
+
 @bp.route("/sprawdz-sprawe", methods=["GET", "POST"])
-@receipt_lookups
+@receipt_lookup(_tried_in_form)
 def lookup() -> Any:
     """Without logging in: the receipt id and access code from the UPO show where the case is — the
     timeline's steps and dates, never its texts or names. A wrong id and a wrong code answer alike."""
     if request.method == "GET":
         return render_template("status/lookup.html", found=None, failed=False)
-    found = receipts.find(request.form.get("upo", "")[:60], request.form.get("kod", "")[:30], inbox.access_code)
+    tried = _tried_in_form()
+    found = receipts.find(*tried, inbox.access_code) if tried else None
     if found is None:
         return render_template("status/lookup.html", found=None, failed=True,
                                receipt_id=request.form.get("upo", "")[:60]), 404
@@ -105,15 +123,14 @@ def lookup() -> Any:
 
 @bp.route("/api/sprawy/sprawdz", methods=["GET", "POST"])
 @csrf.exempt  # a public API without cookies: nothing a forged cross-site request could abuse
-@receipt_lookups
+@receipt_lookup(_tried_in_api)
 def api_lookup() -> Any:
     """The look-up as JSON, for the city's website and residents' apps: the same allowance, the same
     answer for a wrong id and a wrong code. POST (form or JSON) keeps the code out of address logs."""
-    given = request.get_json(silent=True) if request.is_json else request.values
-    receipt_id, code = (given.get("upo"), given.get("kod")) if isinstance(given, Mapping) else (None, None)
-    if not isinstance(receipt_id, str) or not isinstance(code, str) or not receipt_id.strip() or not code.strip():
+    tried = _tried_in_api()
+    if tried is None:
         return jsonify({"error": "give the receipt identifier 'upo' and the access code 'kod'"}), 400
-    found = receipts.find(receipt_id[:60], code[:30], inbox.access_code)
+    found = receipts.find(*tried, inbox.access_code)
     if found is None:
         return jsonify({"error": "no case with this receipt identifier and access code"}), 404
     return jsonify(service.public_case(found, forms.definition_of(found.eservice), _today(),
