@@ -31,8 +31,7 @@ class OfficeSealCertificate(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "office_seal_certificate"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the DER certificate
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the DER certificate
     subject: Mapped[str] = mapped_column(String(500))
     pem: Mapped[str] = mapped_column(Text)
     first_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

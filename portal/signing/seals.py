@@ -23,17 +23,13 @@ def fingerprint(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-_recorded: set[tuple[str, str]] = set()  # (database, fingerprint) written by this process
-
-
 def current() -> keys.Seal:
-    """The seal to seal with now; its certificate joins the history in the caller's transaction
-    (once per process: after that it is known to be there)."""
+    """The seal to seal with now; its certificate joins the history in the caller's transaction.
+
+    Recorded with every document sealed, not once per process: an insert that finds the row costs
+    next to nothing, and a database restored from an older backup learns the certificate again."""
     seal = keys.load_seal(current_app.config["SEAL_CERT"], current_app.config["SEAL_KEY"])
-    marker = (current_app.config["SQLALCHEMY_DATABASE_URI"], fingerprint(seal.cert_der))
-    if marker not in _recorded:
-        _record(seal.cert)
-        _recorded.add(marker)
+    _record(seal.cert)
     return seal
 
 
@@ -70,4 +66,3 @@ def known() -> tuple[bytes, ...]:
 
 def forget() -> None:
     _known.clear()
-    _recorded.clear()

@@ -18,13 +18,11 @@ depends_on = None
 
 def upgrade():
     op.create_table('office_seal_certificate',
-    sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('subject', sa.String(length=500), nullable=False),
     sa.Column('pem', sa.Text(), nullable=False),
     sa.Column('first_used_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_office_seal_certificate')),
-    sa.UniqueConstraint('fingerprint', name=op.f('uq_office_seal_certificate_fingerprint'))
+    sa.PrimaryKeyConstraint('fingerprint', name=op.f('pk_office_seal_certificate'))
     )
     with op.batch_alter_table('trust_anchor') as batch_op:
         batch_op.add_column(sa.Column('supply_hosts', sa.Text(), nullable=False, server_default=''))
