@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.db_types import utcnow
 from portal.extensions import db
@@ -57,8 +58,14 @@ def known() -> tuple[bytes, ...]:
     if cached is not None and time.monotonic() - cached[0] < KNOWN_CACHE_SECONDS:
         return cached[1]
     found = list(trust.certificates_in(config["SEAL_CERT"])) + list(trust.certificates_in(config["SEAL_CERTS"]))
-    found += [x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
-              for pem in db.session.scalars(select(OfficeSealCertificate.pem))]
+    try:
+        found += [x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
+                  for pem in db.session.scalars(select(OfficeSealCertificate.pem))]
+    except SQLAlchemyError:
+        # No database to ask (a verification on a machine without one): the configured certificates
+        # alone, not remembered.
+        db.session.rollback()
+        return tuple(dict.fromkeys(found))
     result = tuple(dict.fromkeys(found))
     _known[key] = (time.monotonic(), result)
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal import xmlsafe
 from portal.audit import service as audit
@@ -26,6 +28,7 @@ from portal.signing import certpath, verify
 from portal.signing.models import TrustAnchor
 
 TSL = "http://uri.etsi.org/02231/v2#"
+log = logging.getLogger(__name__)
 QUALIFIED_CA = "http://uri.etsi.org/TrstSvc/Svctype/CA/QC"
 GRANTED = {"http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/granted",
            "http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/recognisedatnationallevel"}
@@ -147,7 +150,15 @@ def _cached_anchors() -> _Anchors:
     cached = _anchors.get(key)
     if cached is not None and time.monotonic() - cached[0] < ANCHORS_CACHE_SECONDS:
         return cached[1]
-    result = _load_anchors()
+    try:
+        result = _load_anchors()
+    except SQLAlchemyError as exc:
+        # No database (`okienko signature verify` on a machine that has none, or an outage): the configured
+        # file's anchors alone, not remembered, so the stored ones count again as soon as it answers.
+        db.session.rollback()
+        log.warning("trust anchors from %s only: the database is not available (%s)",
+                    current_app.config["TRUST_ANCHORS"], type(exc).__name__)
+        return _Anchors(_file_anchors(), frozenset())
     _anchors[key] = (time.monotonic(), result)
     return result
 
@@ -194,12 +205,14 @@ def forget_anchors() -> None:
     _anchors.clear()
 
 
-def _load_anchors() -> _Anchors:
-    result: list[bytes] = []
-    hosts: set[str] = set()
+def _file_anchors() -> list[bytes]:
     path = Path(current_app.config["TRUST_ANCHORS"])
-    if path.exists():
-        result += verify.der_certificates(path.read_bytes())
+    return verify.der_certificates(path.read_bytes()) if path.exists() else []
+
+
+def _load_anchors() -> _Anchors:
+    result = _file_anchors()
+    hosts: set[str] = set()
     for anchor in db.session.scalars(select(TrustAnchor).where(TrustAnchor.active)):
         result.append(x509.load_pem_x509_certificate(anchor.pem.encode()).public_bytes(serialization.Encoding.DER))
         hosts.update((anchor.supply_hosts or "").split())
