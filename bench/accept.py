@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +57,11 @@ def _prepare(env: dict[str, str], pki: Path, count: int) -> tuple[str, list[tupl
         with app.test_request_context():
             from flask import session
 
-            session.update(resident_id=resident.id, login_at=utcnow().isoformat(), seen=time.time() + 3600,
-                           sid=secrets.token_hex(8))
+            from portal.auth import sessions
+
+            session.update(resident_id=resident.id, login_at=utcnow().isoformat())
             token = generate_csrf()
-            cookie = app.session_interface.get_signing_serializer(app).dumps(dict(session))
+            cookie = sessions.issue(dict(session), last_active=utcnow() + timedelta(hours=1))
     return f"okienko_session={cookie}", work, token
 
 

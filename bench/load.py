@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import secrets
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +58,15 @@ def _session_cookie(app: Any, values: dict[str, Any]) -> tuple[str, str]:
     from flask import session
     from flask_wtf.csrf import generate_csrf
 
+    from portal.auth import sessions
+    from portal.db_types import utcnow
+
     # A fresh application context too: Flask-WTF keeps the token it made in `g`, which would hand the
     # second session the first one's token.
     with app.app_context(), app.test_request_context():
         session.update(values)
         token = generate_csrf()
-        cookie = app.session_interface.get_signing_serializer(app).dumps(dict(session))
+        cookie = sessions.issue(dict(session), last_active=utcnow() + timedelta(hours=1))
     return f"okienko_session={cookie}", token
 
 
@@ -101,8 +104,7 @@ def _prepare(env: dict[str, str], pki: Path, signed_count: int) -> Prepared:
             step_drafts.append(forms.start_draft(resident, eservice).id)
             db.session.commit()
         resident_cookie, resident_csrf = _session_cookie(app, {
-            "resident_id": resident.id, "login_at": utcnow().isoformat(), "seen": time.time() + 3600,
-            "sid": secrets.token_hex(8)})
+            "resident_id": resident.id, "login_at": utcnow().isoformat()})
         visitor_cookie, visitor_csrf = _session_cookie(app, {})
     return Prepared(resident_cookie, visitor_cookie, resident_csrf, visitor_csrf, signed, step_drafts)
 

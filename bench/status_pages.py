@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import secrets
 import sys
 import threading
 import time
@@ -55,6 +54,7 @@ def _prepare(env: dict[str, str], pki: Path) -> tuple[str, dict[str, Any]]:
 
     from backoffice_adapter import outbox
     from portal import create_app
+    from portal.auth import sessions
     from portal.auth.models import Clerk
     from portal.db_types import utcnow
     from portal.desk import service as desk
@@ -78,9 +78,9 @@ def _prepare(env: dict[str, str], pki: Path) -> tuple[str, dict[str, Any]]:
         template = {"submission_id": submission.id, "resident_id": submission.resident_id,
                     "parcel_id": parcel.id, "clerk_id": clerk.id, "filed_year": parcel.rpw_year}
         with app.test_request_context():
-            session.update(resident_id=submission.resident_id, login_at=utcnow().isoformat(),
-                           seen=time.time() + 3600, sid=secrets.token_hex(8))
-            cookie = app.session_interface.get_signing_serializer(app).dumps(dict(session))  # type: ignore[attr-defined]
+            session.update(resident_id=submission.resident_id, login_at=utcnow().isoformat())
+            # the office is generated after this: the session must not idle out meanwhile
+            cookie = sessions.issue(dict(session), last_active=utcnow() + timedelta(hours=6))
         db.session.remove()
         db.engine.dispose()
     return f"okienko_session={cookie}", template

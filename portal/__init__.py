@@ -46,6 +46,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     db.init_app(app)
+    from portal.auth.sessions import DatabaseSessionInterface
+
+    app.session_interface = DatabaseSessionInterface()  # only a random id in the cookie (portal/auth/sessions.py)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -105,7 +108,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                 "phone": app.config["OFFICE_PHONE"],
             },
             "sandbox": app.config["SANDBOX"],
-            "session_idle_seconds": int(app.config["SESSION_IDLE_MINUTES"]) * 60,
+            "session_idle_seconds": _session_seconds(app),
         }
 
     app.add_template_filter(_localtime, "localtime")
@@ -121,6 +124,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(OperationalError, _database_unavailable)
 
     return app
+
+
+def _session_seconds(app: Flask) -> int:
+    """What the page's time-out warning counts down: the idle limit, or less when the absolute one comes first."""
+    from portal.auth import sessions
+
+    idle = int(app.config["SESSION_IDLE_MINUTES"]) * 60
+    left = sessions.seconds_left()
+    return idle if left is None else max(1, min(idle, left))
 
 
 def _register_identity_providers(app: Flask) -> None:

@@ -2,7 +2,7 @@
 
 from backoffice_adapter.models import OutboxMessage
 from portal.audit.models import AuditEntry, AuditHead
-from portal.auth.models import Clerk, Resident
+from portal.auth.models import Clerk, Resident, WebSession
 from portal.desk.models import CaseCounter, DeskCase, IncomingParcel, OutgoingLetter, RpwCounter, SupplementRequest
 from portal.epuap_pull.models import PullItem
 from portal.forms.models import Draft, DraftAttachment, EService
@@ -34,4 +34,5 @@ __all__ = [
     "Submission",
     "SupplementRequest",
     "TrustAnchor",
+    "WebSession",
 ]

@@ -26,6 +26,7 @@ from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from flask import Blueprint, Flask, abort, jsonify, redirect, render_template, request, session
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
 LOA = {level: f"http://eidas.europa.eu/LoA/{level}" for level in ("low", "substantial", "high")}
@@ -321,15 +322,60 @@ def build(app: Flask, provider: Provider, public_url: str, session_key: str) -> 
             abort(404)
         return jsonify({"sub": account.id, **account.claims})
 
-    @bp.get("/logout")
+    @bp.route("/logout", methods=["GET", "POST"])
     def logout() -> Any:
+        """OpenID Connect RP-Initiated Logout 1.0. The relying party names itself by `client_id` or by an
+        `id_token_hint` (checked to be one of ours, expired or not); `post_logout_redirect_uri` is followed
+        only when it is registered for that very client. Without a hint naming the person signed in here,
+        the person is asked first (section 2: the OP MUST ask), so a forged link signs nobody out silently."""
+        given = request.values
+        hinted: dict[str, Any] | None = None
+        if given.get("id_token_hint"):
+            hinted = _hint_claims(given["id_token_hint"])
+            if hinted is None:
+                return _refuse("invalid_request", "id_token_hint is not an ID token this provider issued")
+        client_id = given.get("client_id")
+        if hinted is not None:
+            audience = hinted.get("aud")
+            audience = [audience] if isinstance(audience, str) else list(audience or [])
+            if client_id and client_id not in audience:
+                return _refuse("invalid_request", "client_id is not the audience of id_token_hint")
+            client_id = client_id or (audience[0] if audience else None)
+        client = provider.clients.get(client_id) if client_id else None
+        if client_id and client is None:
+            return _refuse("invalid_client", "unknown client_id")
+        target = given.get("post_logout_redirect_uri")
+        if target and (client is None or target not in client.post_logout_redirect_uris):
+            return _refuse("invalid_request", "post_logout_redirect_uri is not registered for this client "
+                           "(name the client by client_id or id_token_hint)")
+        state = given.get("state")
+        back = target + (("?" + urlencode({"state": state})) if state else "") if target else None
+        signed_in = session.get(session_key)
+        confirm_key = f"{session_key}_logout"
+        if request.method == "POST":
+            if not secrets.compare_digest(request.form.get("confirm", ""), session.pop(confirm_key, "") or "-"):
+                return _refuse("invalid_request", "the confirmation form has expired; start the logout again")
+            if request.form.get("action") == "stay":
+                return redirect(back) if back else render_template("logged_out.html", provider=provider,
+                                                                   stayed=True)
+        elif signed_in and not (hinted is not None and hinted.get("sub") == signed_in):
+            session[confirm_key] = secrets.token_urlsafe(16)
+            fields = {k: given[k] for k in ("client_id", "post_logout_redirect_uri", "state", "id_token_hint")
+                      if given.get(k)}
+            return render_template("logout.html", provider=provider, fields=fields, confirm=session[confirm_key],
+                                   client=client)
         session.pop(session_key, None)
-        target = request.args.get("post_logout_redirect_uri")
-        allowed = {u for c in provider.clients.values() for u in c.post_logout_redirect_uris}
-        if target and target in allowed:
-            state = request.args.get("state")
-            return redirect(target + (("?" + urlencode({"state": state})) if state else ""))
-        return render_template("logged_out.html", provider=provider)
+        return redirect(back) if back else render_template("logged_out.html", provider=provider)
+
+    def _hint_claims(value: str) -> dict[str, Any] | None:
+        try:
+            token = jwt.decode(value, KeySet(provider.keys), algorithms=["RS256"])
+        except (JoseError, ValueError):
+            return None
+        return dict(token.claims) if token.claims.get("iss") == provider.issuer else None
+
+    def _refuse(error: str, description: str) -> Any:
+        return render_template("error.html", provider=provider, error=error, description=description), 400
 
     app.register_blueprint(bp)
     return bp

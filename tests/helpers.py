@@ -89,3 +89,42 @@ def messages(maildir: Path) -> list[Any]:
 
 def subjects(maildir: Path) -> list[str]:
     return [str(make_header(decode_header(m["Subject"]))) for m in messages(maildir)]
+
+
+def session_row(app: Any, client: FlaskClient) -> Any:
+    """The database row of the client's session (server-side sessions: the cookie holds only its id)."""
+    import hashlib
+
+    from sqlalchemy import select
+
+    from portal.auth.models import WebSession
+    from portal.extensions import db
+
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None, "the client has no session cookie"
+    with app.app_context():
+        row = db.session.scalar(select(WebSession).where(
+            WebSession.token_hash == hashlib.sha256(cookie.value.encode()).hexdigest()))
+        db.session.expunge_all()
+    return row
+
+
+def age_session(app: Any, client: FlaskClient, *, idle: Any = None, since_login: Any = None) -> None:
+    """Move the client's session back in time in the database instead of waiting: its last activity `idle`
+    (a timedelta) ago, its login `since_login` ago."""
+    from sqlalchemy import update
+
+    from portal.auth.models import WebSession
+    from portal.db_types import utcnow
+    from portal.extensions import db
+
+    row = session_row(app, client)
+    assert row is not None, "the client's session has no row"
+    values = {}
+    if idle is not None:
+        values["seen_at"] = utcnow() - idle
+    if since_login is not None:
+        values["created_at"] = utcnow() - since_login
+    with app.app_context():
+        db.session.execute(update(WebSession).where(WebSession.id == row.id).values(**values))
+        db.session.commit()

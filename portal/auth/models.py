@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, String
+from sqlalchemy import JSON, Date, ForeignKey, String, Text
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -65,3 +65,24 @@ class Clerk(db.Model):  # type: ignore[name-defined]
     @property
     def effective_unit(self) -> str | None:
         return self.assigned_unit or self.unit
+
+
+class WebSession(db.Model):  # type: ignore[name-defined]
+    """A browser's session, kept on the server (portal/auth/sessions.py): the cookie carries only a random id.
+
+    The id itself is never stored, only its SHA-256: whoever reads this table (a backup, a replica, an
+    administrator) cannot open the session with what they read.
+    """
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    data: Mapped[str] = mapped_column(Text)  # Flask's tagged JSON, as the cookie session would have held it
+    # Who is signed in, beside `data`, so that a resident's sessions can be listed and ended.
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("clerk.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # a new row at every login: the login's moment
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)  # last activity, written back at most once a minute
+    purge_after: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    browser: Mapped[str] = mapped_column(String(80), default="")  # "Firefox, Linux": no full user agent, no address

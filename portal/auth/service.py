@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import secrets
-import time
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -16,7 +14,7 @@ from sqlalchemy import select
 
 from portal.audit import service as audit
 from portal.audit.models import AuditEntry
-from portal.auth import pii
+from portal.auth import pii, sessions
 from portal.auth.models import Clerk, Resident
 from portal.db_types import utcnow
 from portal.extensions import db
@@ -181,15 +179,13 @@ def clerk_from_claims(issuer: str, claims: dict[str, Any]) -> Clerk:
 
 
 def start_session(**values: Any) -> None:
-    """A fresh session at every login, so nothing planted before it survives (no fixation)."""
+    """A fresh session at every login, under a fresh id, so nothing planted before it survives (no fixation)."""
     keep = {k: session[k] for k in ("lang",) if k in session}
     session.clear()
     session.update(keep)
-    session["sid"] = secrets.token_urlsafe(16)
     session["login_at"] = utcnow().isoformat()
-    session["seen"] = time.time()
     session.update(values)
-    session.permanent = False
+    sessions.renew()
 
 
 def current_resident() -> Resident | None:
@@ -224,8 +220,10 @@ def resident_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_resident() is None:
-            if session.pop("expired", False):
-                return redirect(url_for("auth.session_expired", next=_return_address()))
+            expired = session.pop("expired", False)
+            if expired:
+                reason = {"powod": "czas"} if expired == "absolute" else {}
+                return redirect(url_for("auth.session_expired", next=_return_address(), **reason))
             return redirect(url_for("auth.login", next=_return_address()))
         return view(*args, **kwargs)
 
@@ -253,31 +251,28 @@ def on_session_expiry(hook: ExpiryHook) -> ExpiryHook:
 
 
 def enforce_idle_timeout() -> None:
-    """Runs before every request: a session idle for longer than the limit ends here.
+    """Runs before every request: a session past its idle or absolute limit has ended here.
 
-    If it ends on a form post, the registered hooks keep what was posted first, so an expired
-    session never costs the resident the answers they were sending (WCAG 2.2.1).
+    The session store finds it ended the moment the session is first read (portal/auth/sessions.py) and
+    gives it a fresh id with nobody signed in. If it ended on a form post, the registered hooks keep what
+    was posted first, so an expired session never costs the resident the answers they were sending
+    (WCAG 2.2.1).
     """
-    if not (session.get("resident_id") or session.get("clerk_id")) or request.endpoint == "static":
+    if request.endpoint == "static":
         return
-    now = time.time()
-    idle = int(current_app.config["SESSION_IDLE_MINUTES"]) * 60
-    if now - float(session.get("seen", now)) > idle:
-        resident_id = session.get("resident_id")
-        if resident_id and request.method == "POST":
-            for hook in _expiry_hooks:
-                hook(int(resident_id))
-        keep = {k: session[k] for k in ("lang", "csrf_token") if k in session}
-        session.clear()
-        session.update(keep, expired=True)
-        g.pop("resident", None)
-        g.pop("clerk", None)
+    ended = sessions.lapsed()
+    if ended is None:
+        sessions.mark_active()
         return
-    session["seen"] = now
+    if ended.resident_id and request.method == "POST":
+        for hook in _expiry_hooks:
+            hook(int(ended.resident_id))
+    g.pop("resident", None)
+    g.pop("clerk", None)
 
 
 def extend_session() -> None:
-    session["seen"] = time.time()
+    sessions.mark_active(extend=True)
 
 
 def identify_actor() -> None:

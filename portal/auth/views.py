@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 from authlib.common.errors import AuthlibBaseError
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from joserfc.errors import JoseError
@@ -15,7 +15,7 @@ from wtforms.validators import ValidationError
 
 from portal import config as portal_config
 from portal.audit import service as audit
-from portal.auth import pii, service
+from portal.auth import pii, service, sessions
 from portal.auth.models import Clerk
 from portal.extensions import db, login_starts
 from portal.notify.mail import MailNotSent
@@ -95,7 +95,8 @@ def callback() -> Any:
     except service.IdentityRefused as exc:
         return _error(exc.code, "resident", str(exc))
     target = service.safe_next(session.get("after_login"), "/moje-sprawy")
-    service.start_session(resident_id=resident.id, acr=claims.get("acr"), id_token=token.get("id_token"))
+    # The ID token is not kept: it carries the PESEL, and logout names the portal by client_id instead.
+    service.start_session(resident_id=resident.id, acr=claims.get("acr"))
     audit.record("resident.login", "resident", str(resident.id), actor=("resident", str(resident.id)),
                  acr=claims.get("acr"), authority=claims.get("AuthenticatingAuthority"))
     db.session.commit()
@@ -104,12 +105,18 @@ def callback() -> Any:
 
 @bp.post("/wyloguj")
 def logout() -> Any:
-    id_token = session.get("id_token")
     resident_id = session.get("resident_id")
-    session.clear()
+    session.clear()  # the row goes with it: a copy of the cookie opens nothing any more
     if resident_id:
         audit.record("resident.logout", "resident", str(resident_id), actor=("resident", str(resident_id)))
         db.session.commit()
+    return _end_provider_session()
+
+
+def _end_provider_session() -> Any:
+    """On to the provider's end_session_endpoint (OpenID Connect RP-Initiated Logout 1.0), naming the portal
+    by `client_id`. No `id_token_hint`: the ID token carries the PESEL and would sit in the address bar,
+    the browser's history and the provider's access log; the portal does not even keep it."""
     try:
         metadata = _provider("resident").load_server_metadata()
     except (requests.RequestException, ValueError):
@@ -118,9 +125,8 @@ def logout() -> Any:
     if not end_session:
         return redirect("/")
     params = requests.Request("GET", end_session, params={
-        "id_token_hint": id_token or "",
-        "post_logout_redirect_uri": current_app.config["BASE_URL"].rstrip("/") + "/",
         "client_id": current_app.config["RESIDENT_OIDC_CLIENT_ID"],
+        "post_logout_redirect_uri": current_app.config["BASE_URL"].rstrip("/") + "/",
     }).prepare()
     return redirect(params.url or "/")
 
@@ -160,7 +166,22 @@ def account() -> Any:
     return render_template("auth/account.html", resident=resident, form=form, sent=sent, notices_form=notices_form,
                            notices_saved=request.args.get("zapisano") is not None,
                            pesel=pii.mask(service.resident_pesel(resident)), logins=service.recent_logins(resident),
+                           sessions=sessions.sessions_of(resident.id),
+                           session_ended=request.args.get("zakonczono") is not None,
                            errors=[(f.id, m) for f in form if f.errors for m in f.errors])
+
+
+@bp.post("/konto/sesje/<int:session_id>/zakoncz")
+@service.resident_required
+def end_session(session_id: int) -> Any:
+    """End one of the resident's sessions (a browser left signed in elsewhere); ending this one logs out."""
+    resident = service.current_resident()
+    assert resident is not None
+    if session_id == sessions.current_id():
+        return logout()
+    if not sessions.end(resident.id, session_id):
+        abort(404)  # another resident's session is answered exactly like one that does not exist
+    return redirect(url_for("auth.account", zakonczono=1) + "#sesje")
 
 
 class NoticesForm(FlaskForm):
@@ -195,7 +216,10 @@ def session_expired() -> Any:
     keep = {k: session[k] for k in ("lang",) if k in session}
     session.clear()
     session.update(keep)
-    return render_template("auth/expired.html", next=service.safe_next(request.args.get("next"), "/moje-sprawy"))
+    sessions.renew()
+    return render_template("auth/expired.html", next=service.safe_next(request.args.get("next"), "/moje-sprawy"),
+                           absolute=request.args.get("powod") == "czas",
+                           max_hours=int(current_app.config["SESSION_MAX_HOURS"]))
 
 
 @bp.post("/sesja/przedluz")

@@ -9,6 +9,7 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from lxml import html
 from sqlalchemy import select
 
 from portal.audit.models import AuditEntry
@@ -134,8 +135,15 @@ def test_logout_ends_the_portal_and_the_provider_sessions(client: FlaskClient, s
     out = client.post("/wyloguj", data={"csrf_token": token})
     assert out.status_code == 302
     end_session = out.headers["Location"]
-    assert end_session.startswith(f"{sandbox_url}/wk/logout?") and "id_token_hint=" in end_session
-    back = browser.get(end_session, allow_redirects=False, timeout=10)
+    # The portal names itself by client_id: no id_token_hint (the ID token carries the PESEL) in the address.
+    assert end_session.startswith(f"{sandbox_url}/wk/logout?") and "client_id=okienko" in end_session
+    assert "id_token_hint" not in end_session
+    # Without a hint the provider must ask the person before ending its own session (RP-Initiated Logout 1.0 §2).
+    asked = browser.get(end_session, allow_redirects=False, timeout=10)
+    assert asked.status_code == 200 and "Czy wylogować Cię" in asked.text
+    form = html.fromstring(asked.content)
+    fields = {i.get("name"): i.get("value") for i in form.xpath("//form//input[@type='hidden']")}
+    back = browser.post(end_session, data={**fields, "action": "logout"}, allow_redirects=False, timeout=10)
     assert back.status_code == 302 and back.headers["Location"].endswith("/")
     assert client.get("/moje-sprawy").status_code == 302
     assert browser.get(f"{sandbox_url}/wk/session", timeout=10).json()["signed_in"] is False

@@ -48,6 +48,7 @@ class World:
     letter_id: int
     attachment_sha256: str
     outbox_message_id: int
+    session_id: int  # resident A's session (the row behind the cookie)
     clients: dict[str, FlaskClient] = field(default_factory=dict)
 
 
@@ -80,6 +81,9 @@ def world(app: Flask, catalog: None, pki: Path) -> World:
     login_resident(clients["resident_b"], ANNA)
     for role, username in CLERKS.items():
         login_clerk(clients[role], username)
+    # The anonymous visitor has opened a page with a form, as a browser has before it posts one: its session
+    # (a row holding the CSRF token) exists before any test counts the tables.
+    csrf_token(clients["anonymous"], "/sprawdz-sprawe")
     resident_a = clients["resident_a"]
 
     filed_draft = file_with_detached_signature(resident_a, pki)
@@ -100,6 +104,9 @@ def world(app: Flask, catalog: None, pki: Path) -> World:
 
         code = inbox.access_code(receipt_id)
         message_id = db.session.scalar(select(OutboxMessage.id))
+        from portal.auth.models import WebSession
+
+        session_id = db.session.scalar(select(WebSession.id).where(WebSession.resident_id == submission.resident_id))
 
     head = clients["clerk_own_unit"]
     registered = head.post(f"/urzad/rpw/{parcel_id}/sprawa",
@@ -116,7 +123,7 @@ def world(app: Flask, catalog: None, pki: Path) -> World:
     assert resident_a.get(f"/moje-sprawy/{submission_id}/pisma/{letter_id}").status_code == 200  # delivered: UPD
     return World(submission_id=submission_id, receipt_id=receipt_id, access_code=code, draft_id=draft_id,
                  parcel_id=parcel_id, case_id=case_id, letter_id=letter_id, attachment_sha256=sha256,
-                 outbox_message_id=message_id, clients=clients)
+                 outbox_message_id=message_id, session_id=session_id, clients=clients)
 
 
 def table_counts(app: Flask) -> dict[str, int]:

@@ -71,6 +71,8 @@ ROUTES: dict[str, Route] = {
     "auth.account": _(RESIDENT, lambda w: "/konto"),
     "auth.notices": _(RESIDENT, lambda w: "/konto/powiadomienia"),
     "auth.confirm_email": _(RESIDENT, lambda w: "/konto/potwierdz/nieprawidlowy-token", ok={400}),
+    # resident A's own session, listed on "Moje konto": only A may end it (it is A's only one: tried last)
+    "auth.end_session": _(RESIDENT_OWN, lambda w: f"/konto/sesje/{w.session_id}/zakoncz", last=True),
     "forms.start": _(RESIDENT, lambda w: "/uslugi/pismo-ogolne/rozpocznij"),
     # resident A's draft
     "forms.step": _(RESIDENT_OWN, lambda w: f"/wnioski/{w.draft_id}/krok/pismo"),

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
+from flask.json.tag import TaggedJSONSerializer
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -32,7 +33,16 @@ from portal.extensions import db
 from portal.inbox import service as inbox
 from portal.inbox.models import Submission
 from tests.conftest import free_port, wait_for
-from tests.helpers import ANNA, JAN, csrf_token, login_clerk, login_resident, sign_with_trusted_profile, start_letter
+from tests.helpers import (
+    ANNA,
+    JAN,
+    csrf_token,
+    login_clerk,
+    login_resident,
+    session_row,
+    sign_with_trusted_profile,
+    start_letter,
+)
 from tests.security.conftest import signed_pdf
 
 SECRETS = {"WEBHOOK_SECRET": "webhook-secret-5f2c8e1a9b", "EZDRP_TOKEN": "ezd-bearer-token-77d1c0ffee",
@@ -76,14 +86,17 @@ def pesel_patterns(pesel: str) -> list[re.Pattern[str]]:
 
 
 def session_values(client: FlaskClient, app: Flask) -> list[str]:
-    """The session cookie, and what it holds that is secret: the OpenID id_token (a bearer credential)."""
+    """The session cookie — the session's id, a bearer credential — and what its stored session holds that
+    is secret (the CSRF token). The OpenID id_token is not kept anywhere (tests/security/test_sessions.py)."""
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     if cookie is None:
         return []
     values = [cookie.value]
-    data = app.session_interface.get_signing_serializer(app).loads(cookie.value)  # type: ignore[attr-defined]
-    if data.get("id_token"):
-        values += [data["id_token"], data["id_token"].split(".")[2]]  # whole, and its signature alone
+    row = session_row(app, client)
+    if row is not None:
+        data = TaggedJSONSerializer().loads(row.data)
+        assert "id_token" not in data
+        values += [str(data[k]) for k in ("csrf_token",) if data.get(k)]
     return values
 
 

@@ -124,7 +124,10 @@ def test_the_case_list_costs_the_same_queries_for_2_or_12_cases(app: Flask, cata
         statements: list[str] = []
 
         def count(*args: Any) -> None:
-            statements.append(args[2])
+            # The session store's statements are the same on every page (a new CSRF token written once,
+            # activity at most once a minute): not the list's cost.
+            if "web_session" not in args[2]:
+                statements.append(args[2])
 
         with app.app_context():
             engine = db.engine
