@@ -6,25 +6,42 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
-from portal.extensions import csrf, receipt_lookup
+from portal.extensions import csrf, limiter, receipt_lookup
 from portal.forms import service as forms
 from portal.forms import wtf
 from portal.inbox import receipts
 from portal.inbox import service as inbox
-from portal.signing import trust
+from portal.signing import service as signing
 
 bp = Blueprint("receipts", __name__)
 MAX_FILE = 10 * 1024 * 1024
 
 
-def _check_uploaded(lang: str) -> receipts.ReceiptCheck | None:
+def _uploaded_receipt() -> Any:
     upload = request.files.get("upo")
-    if upload is None or not upload.filename:
+    return upload if upload is not None and upload.filename else None
+
+
+def _check_uploaded(lang: str) -> receipts.ReceiptCheck | None:
+    """Check an uploaded receipt. Its size is capped before it is read whole (a UPO is a few kilobytes),
+    and a seal from a certificate that leads to no trusted authority is refused before any digest."""
+    upload = _uploaded_receipt()
+    if upload is None:
         return None
     document = request.files.get("dokument")
     content = document.read(MAX_FILE + 1) if document is not None and document.filename else None
-    return receipts.check(upload.read(MAX_FILE + 1), trust.anchors(), content,
-                          current_app.config["REVOCATION_MODE"], lang=lang)
+    return receipts.check(upload.read(receipts.MAX_RECEIPT_BYTES + 1), signing.policy(), receipts.office_issuer(),
+                          content, lang=lang)
+
+
+def _verify_limit() -> str:
+    return str(current_app.config["VERIFY_RATE_LIMIT"])
+
+
+# Checking an uploaded receipt costs the portal a signature verification: one allowance per address
+# for the page and the API together, counted only when a file is sent.
+receipt_checks = limiter.shared_limit(_verify_limit, scope="receipt-check",
+                                      exempt_when=lambda: _uploaded_receipt() is None)
 
 
 def _tried_on_page() -> tuple[str, str] | None:
@@ -47,6 +64,7 @@ def _lookup(receipt_id: str, code: str) -> Any:
 
 
 @bp.route("/weryfikacja", methods=["GET", "POST"])
+@receipt_checks
 @receipt_lookup(_tried_on_page)
 def page() -> Any:
     result = found = None
@@ -66,6 +84,7 @@ def page() -> Any:
 
 
 @bp.post("/api/upo/weryfikacja")
+@receipt_checks
 @csrf.exempt  # a public API without cookies: nothing a forged cross-site request could abuse
 def api_check() -> Any:
     result = _check_uploaded("en")  # machines read English
