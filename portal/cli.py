@@ -416,8 +416,10 @@ def outbox_group() -> None:
 @outbox_group.command("run")
 @click.option("--once", is_flag=True, help="deliver what is due now, then stop")
 @click.option("--poll", default=1.0, show_default=True, help="seconds between looks when idle")
-def outbox_run(once: bool, poll: float) -> None:
-    """The dispatcher: a long-running worker (several may run on PostgreSQL)."""
+@click.option("--metrics-port", "metrics_address", metavar="[HOST:]PORT",
+              help="serve the worker's Prometheus metrics here (default host 127.0.0.1; off when not given)")
+def outbox_run(once: bool, poll: float, metrics_address: str | None) -> None:
+    """The dispatcher: a long-running worker (several may run on PostgreSQL). It waits out database outages."""
     from backoffice_adapter import outbox
 
     if once:
@@ -427,6 +429,10 @@ def outbox_run(once: bool, poll: float) -> None:
 
     if problems := outbox.check_routes(current_app.config):
         raise click.ClickException("the delivery settings are wrong:\n  " + "\n  ".join(problems))
+    if metrics_address:
+        from portal.ops import metrics
+
+        metrics.serve_worker_metrics(metrics_address)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

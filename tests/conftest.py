@@ -23,6 +23,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
+from tests.faults import private_postgres, private_postgres_cluster, small_volume  # noqa: F401 - fixtures
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY
@@ -37,6 +37,30 @@ REQUEST_LATENCY = Histogram("okienko_http_request_duration_seconds",
                             "Time to answer a request, by Flask endpoint (not the raw path) and method.",
                             ["endpoint", "method"],
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+# The outbox worker's own (`okienko outbox run --metrics-port`): a worker is its own process, so these live in its
+# registry and are read from it, not from the portal's /metrics.
+WORKER_DATABASE_UP = Gauge("okienko_outbox_worker_database_up", "Whether the outbox worker's last look at the "
+                           "database succeeded (0 while it waits out an outage).", multiprocess_mode="liveall")
+WORKER_DATABASE_OUTAGES = Counter("okienko_outbox_worker_database_outages",
+                                  "Database outages the outbox worker has waited out (or is waiting out).")
+
+
+def worker_database_down() -> None:
+    WORKER_DATABASE_UP.set(0)
+    WORKER_DATABASE_OUTAGES.inc()
+
+
+def worker_database_up() -> None:
+    WORKER_DATABASE_UP.set(1)
+
+
+def serve_worker_metrics(address: str) -> None:
+    """Serve this process's metrics (`HOST:PORT`, or a port alone for 127.0.0.1) to Prometheus, in a thread."""
+    from prometheus_client import start_http_server
+
+    host, _, port = address.rpartition(":")
+    start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1")
 
 
 def submission_accepted(service_id: str) -> None:

@@ -23,9 +23,160 @@ from portal.db_types import utcnow
 from portal.extensions import db
 from tests.backoffice_adapter.office import OfficeEndpoint
 from tests.factories import make_resident, make_submission
+from tests.faults import PrivatePostgres, environment
 from tests.helpers import login_clerk, messages
 
 REPO = Path(__file__).resolve().parents[2]
+OKIENKO = Path(sys.executable).parent / "okienko"
+
+
+def start_worker(config: dict[str, Any], log: Path, *options: str) -> subprocess.Popen[bytes]:
+    """`okienko outbox run`, the real command, with the test app's settings in its environment."""
+    with log.open("wb") as output:
+        return subprocess.Popen([str(OKIENKO), "outbox", "run", "--poll", "0.2", *options], env=environment(config),
+                                cwd=REPO, stdout=output, stderr=subprocess.STDOUT)
+
+
+def worker_metric(port: int, name: str) -> float | None:
+    import requests
+
+    try:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except requests.RequestException:
+        return None
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(5)
+
+
+def wait_until(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+@pytest.fixture
+def portal_on_private_database(private_postgres: PrivatePostgres, other_app: Any, office: OfficeEndpoint) -> Flask:
+    """A portal whose database is the private cluster, which the test may stop; deliveries go to `office`."""
+    from flask_migrate import upgrade
+
+    from portal.forms import service as forms
+
+    portal = other_app(DATABASE_URL=private_postgres.new_database(), DELIVERY_ADAPTERS="webhook",
+                       WEBHOOK_URL=office.url, WEBHOOK_SECRET=office.secret, LOG_LEVEL="INFO")
+    with portal.app_context():
+        upgrade()
+        assert not forms.load_catalog(Path(portal.config["CATALOG_DIR"])).errors
+        db.session.remove()
+    return portal
+
+
+def _state(portal: Flask) -> tuple[str, int] | None:
+    with portal.app_context():
+        try:
+            message = db.session.scalar(select(OutboxMessage))
+            return (message.state, message.attempts) if message else None
+        finally:
+            db.session.remove()
+
+
+def test_an_idle_worker_outlives_database_restarts_and_delivers_afterwards(
+        portal_on_private_database: Flask, private_postgres: PrivatePostgres, office: OfficeEndpoint, pki: Path,
+        tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    portal = portal_on_private_database
+    log = tmp_path / "worker.log"
+    port = free_port()
+    worker = start_worker(portal.config, log, "--metrics-port", str(port))
+    try:
+        wait_until(lambda: worker_metric(port, "okienko_outbox_worker_database_up") == 1, 20, "the worker is up")
+        time.sleep(1)  # idle, polling
+        for outage in (4, 6):
+            private_postgres.stop("fast")  # an administrator restarts PostgreSQL: every connection is cut
+            wait_until(lambda: worker_metric(port, "okienko_outbox_worker_database_up") == 0, outage,
+                       "the worker reports the outage")
+            time.sleep(outage)
+            assert worker.poll() is None, f"the worker exited ({worker.returncode}):\n{log.read_text()}"
+            private_postgres.start()
+            wait_until(lambda: worker_metric(port, "okienko_outbox_worker_database_up") == 1, 15,
+                       "the worker reports the database back")
+        assert worker_metric(port, "okienko_outbox_worker_database_outages_total") == 2
+        with portal.app_context():
+            submission_id = make_submission(pki).id
+            db.session.remove()
+        wait_until(lambda: _state(portal) == (SUCCESS, 1), 30, "the submission filed after the outages is delivered")
+        assert [p["parcel"]["submission_id"] for p in office.parcels.values()] == [submission_id]
+        assert worker.poll() is None
+    finally:
+        stop_worker(worker)
+    text = log.read_text()
+    assert "the database is unavailable" in text and "the database is back" in text, text
+    assert worker.returncode == 0, text  # SIGTERM: a clean stop
+
+
+def test_a_delivery_held_when_the_database_went_down_goes_out_when_it_returns(
+        portal_on_private_database: Flask, private_postgres: PrivatePostgres, office: OfficeEndpoint, pki: Path,
+        tmp_path: Path) -> None:
+    portal = portal_on_private_database
+    assert int(portal.config["OUTBOX_LEASE_SECONDS"]) == 300
+    with portal.app_context():
+        make_submission(pki)
+        db.session.remove()
+    office.mode, office.slow_seconds = "slow", 3.0
+    log = tmp_path / "worker.log"
+    worker = start_worker(portal.config, log)
+    try:
+        assert office.arrived.wait(30), log.read_text()
+        # The office is answering; PostgreSQL goes down before the worker can record the outcome.
+        private_postgres.stop("fast")
+        time.sleep(5)
+        assert worker.poll() is None, f"the worker exited ({worker.returncode}):\n{log.read_text()}"
+        private_postgres.start()
+        office.mode = "ok"
+        # Not after the 300 s lease: the worker lets go of what it held and delivers it again (idempotent).
+        wait_until(lambda: (_state(portal) or ("", 0))[0] == SUCCESS, 30, "the held delivery is completed")
+        assert len(office.parcels) == 1 and office.requests == 2
+    finally:
+        stop_worker(worker)
+
+
+def test_a_killed_worker_has_counted_only_the_attempt_it_made(app: Flask, app_config: dict[str, Any],
+                                                             catalog: None, pki: Path, office: OfficeEndpoint,
+                                                             tmp_path: Path) -> None:
+    with app.app_context():
+        resident = make_resident()
+        for _ in range(5):
+            make_submission(pki, resident)
+    office.mode, office.slow_seconds = "slow", 10.0
+    config = {**app_config, "DELIVERY_ADAPTERS": "webhook", "WEBHOOK_URL": office.url,
+              "WEBHOOK_SECRET": office.secret}
+    log = tmp_path / "worker.log"
+    worker = start_worker(config, log)
+    try:
+        assert office.arrived.wait(30), log.read_text()
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)  # a crash in the middle of the first of the five
+        worker.wait(10)
+    with app.app_context():
+        attempts = sorted(m.attempts for m in db.session.scalars(select(OutboxMessage)))
+    # The four the worker had taken but never tried are as they were: a worker crashing again and again
+    # cannot use up their attempts and set them aside as dead.
+    assert attempts == [0, 0, 0, 0, 1]
 
 
 def test_two_workers_racing_deliver_each_submission_once(app: Flask, catalog: None, pki: Path,
