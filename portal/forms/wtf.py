@@ -156,6 +156,19 @@ def xml_text(value: Any) -> Any:
     return _NOT_IN_XML.sub("", value) if isinstance(value, str) else value
 
 
+# A postcode typed as 64100 or 64 100: the numeric keypad iOS shows for inputmode="numeric" has no hyphen,
+# so the digits alone are the answer, kept in the 00-000 form the schemas (and the post) use.
+_POSTCODE = re.compile(r"(\d{2})[\s\u00a0\u2010-\u2013-]?(\d{3})")
+
+
+def postcode(value: Any) -> Any:
+    if isinstance(value, str):
+        found = _POSTCODE.fullmatch(value.strip())
+        if found:
+            return f"{found[1]}-{found[2]}"
+    return value
+
+
 def _lexical(spec: FieldDefinition, raw: str) -> str:
     if spec.type in ("number", "decimal"):
         return raw.replace(",", ".")
@@ -170,7 +183,7 @@ def _field(spec: FieldDefinition, components: Components, prefix: str, earlier: 
         for sub in spec.fields:
             setattr(item, sub.id, _field(sub, components, f"{spec.id}.", earlier, {s.id: s for s in spec.fields}))
         return FieldList(FormField(item), min_entries=max(spec.min_items, 1), max_entries=spec.max_items, **kwargs)
-    kwargs["filters"] = [xml_text]
+    kwargs["filters"] = [xml_text, postcode] if spec.type == "postcode" else [xml_text]
     validators: list[Any] = [Required(spec) if spec.required else Optional(),
                              Rule(spec, components.get(prefix + spec.id))]
     if spec.not_before:
