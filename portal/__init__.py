@@ -9,12 +9,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Flask, g, render_template, request, session
-from flask_babel import get_locale
+from flask import Flask, g, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from portal import api
 from portal import config as portal_config
 from portal.extensions import babel, csrf, db, limiter, migrate
 
@@ -115,23 +113,28 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.add_template_filter(_localdate, "localdate")
     app.add_template_filter(_level_name, "loa")
 
-    for status in (400, 403, 404, 405, 409, 410, 413, 429, 500, 503):
-        app.register_error_handler(status, _error_page)
-    from flask_wtf.csrf import CSRFError
-    from sqlalchemy.exc import OperationalError
+    from portal import errors
 
-    app.register_error_handler(CSRFError, _csrf_error)
-    app.register_error_handler(OperationalError, _database_unavailable)
+    errors.register(app)  # error pages that render with the database down (portal/errors.py)
 
     return app
 
 
 def _session_seconds(app: Flask) -> int:
     """What the page's time-out warning counts down: the idle limit, or less when the absolute one comes first."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from portal import errors
     from portal.auth import sessions
 
     idle = int(app.config["SESSION_IDLE_MINUTES"]) * 60
-    left = sessions.seconds_left()
+    if errors.database_down():
+        return idle  # the page has no session warning then (base.html), and the session cannot be read
+    try:
+        left = sessions.seconds_left()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return idle
     return idle if left is None else max(1, min(idle, left))
 
 
@@ -219,7 +222,13 @@ def _origin(url: str) -> str:
 
 
 def _select_locale() -> str:
-    chosen = session.get("lang")
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        chosen = session.get("lang")
+    except SQLAlchemyError:  # the session's store (the database) is down: the page is still made, in Polish
+        db.session.rollback()
+        return "pl"
     if chosen in LANGUAGES:
         return chosen
     return "pl"
@@ -242,30 +251,6 @@ def _security_headers(response: Any) -> Any:
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
-
-
-def _error_page(error: Any) -> Any:
-    code = getattr(error, "code", 500) or 500
-    if code >= 500:
-        logging.getLogger("portal").exception("server error on %s", request.path)
-    if api.is_api(request.path):
-        return api.error_answer(error, code)
-    limit = getattr(error, "limit", None)  # Flask-Limiter's refusal names the allowance that ran out
-    return render_template("error.html", code=code, locale=get_locale(),
-                           receipt_lookup=getattr(limit, "scope", None) == "receipt-lookup"), code
-
-
-def _database_unavailable(error: Any) -> Any:
-    """The database failed mid-request: nothing of this request was committed; say so plainly."""
-    db.session.rollback()
-    logging.getLogger("portal").error("database unavailable on %s: %s", request.path, str(error).splitlines()[0])
-    if api.is_api(request.path):
-        return api.error_answer(error, 503)
-    return render_template("error.html", code=503), 503
-
-
-def _csrf_error(error: Any) -> Any:
-    return render_template("error.html", code=400, csrf=True), 400
 
 
 @event.listens_for(Engine, "connect")

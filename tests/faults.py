@@ -190,3 +190,19 @@ def environment(config: dict[str, object]) -> dict[str, str]:
         if key in names and value is not None:
             env[f"PORTAL_{key}"] = str(value)
     return env
+
+
+def migrated_portal(other_app: object, database_url: str, **changes: object) -> object:
+    """A portal (`other_app`) on `database_url`, migrated and with the catalog loaded."""
+    from flask_migrate import upgrade
+
+    from portal.extensions import db
+    from portal.forms import service as forms
+
+    portal = other_app(DATABASE_URL=database_url, **changes)  # type: ignore[operator]
+    with portal.app_context():
+        upgrade()
+        report = forms.load_catalog(Path(portal.config["CATALOG_DIR"]))
+        assert not report.errors, report.errors
+        db.session.remove()
+    return portal

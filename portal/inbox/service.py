@@ -8,6 +8,7 @@ receipt the next request or the dispatcher issues.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -17,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import func, inspect, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import defer, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -132,8 +133,10 @@ def store(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
             raise
         return existing
     except (OperationalError, storage.StorageUnavailable) as exc:
-        db.session.rollback()
-        log.error("could not store the submission of draft %s: %s", draft.id, exc)
+        draft_id = inspect(draft).identity[0]  # not draft.id: reading an attribute again could need the database
+        with contextlib.suppress(SQLAlchemyError):  # a connection the database dropped cannot even roll back
+            db.session.rollback()
+        log.error("could not store the submission of draft %s: %s", draft_id, exc)
         raise InboxUnavailable(str(exc)) from exc
     log.info("accepted submission %s (%s)", submission.id, definition.id)
     metrics.submission_accepted(definition.id)

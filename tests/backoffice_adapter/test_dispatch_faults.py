@@ -23,7 +23,7 @@ from portal.db_types import utcnow
 from portal.extensions import db
 from tests.backoffice_adapter.office import OfficeEndpoint
 from tests.factories import make_resident, make_submission
-from tests.faults import PrivatePostgres, environment
+from tests.faults import PrivatePostgres, environment, migrated_portal
 from tests.helpers import login_clerk, messages
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,17 +72,8 @@ def wait_until(condition: Any, seconds: float, what: str) -> None:
 @pytest.fixture
 def portal_on_private_database(private_postgres: PrivatePostgres, other_app: Any, office: OfficeEndpoint) -> Flask:
     """A portal whose database is the private cluster, which the test may stop; deliveries go to `office`."""
-    from flask_migrate import upgrade
-
-    from portal.forms import service as forms
-
-    portal = other_app(DATABASE_URL=private_postgres.new_database(), DELIVERY_ADAPTERS="webhook",
-                       WEBHOOK_URL=office.url, WEBHOOK_SECRET=office.secret, LOG_LEVEL="INFO")
-    with portal.app_context():
-        upgrade()
-        assert not forms.load_catalog(Path(portal.config["CATALOG_DIR"])).errors
-        db.session.remove()
-    return portal
+    return migrated_portal(other_app, private_postgres.new_database(), DELIVERY_ADAPTERS="webhook",
+                           WEBHOOK_URL=office.url, WEBHOOK_SECRET=office.secret, LOG_LEVEL="INFO")
 
 
 def _state(portal: Flask) -> tuple[str, int] | None:

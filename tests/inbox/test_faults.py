@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -19,6 +20,7 @@ from backoffice_adapter.models import OutboxMessage
 from portal.extensions import db
 from portal.forms.models import Draft
 from portal.inbox.models import Submission
+from tests.faults import PrivatePostgres, migrated_portal
 from tests.helpers import csrf_token, local, login_resident, sign_with_trusted_profile, start_letter
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,3 +140,35 @@ def test_a_failing_document_store_writes_nothing_and_says_so(other_app: Any, cat
     assert failed.status_code == 503
     with portal.app_context():
         assert count(Submission) == 0 and count(OutboxMessage) == 0
+
+
+def test_the_database_stopping_while_a_document_is_filed_keeps_it_and_says_try_again(
+        private_postgres: PrivatePostgres, other_app: Any, catalog: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portal.signing import service as signing
+
+    portal = migrated_portal(other_app, private_postgres.new_database())
+    client = portal.test_client()
+    browser = login_resident(client)
+    draft_id = start_letter(client)
+    check = signing.check
+
+    def check_then_lose_the_database(draft: Draft, signed: bytes) -> Any:
+        verdict = check(draft, signed)
+        private_postgres.stop("fast")  # PostgreSQL goes down once the portal has the signed, verified document
+        return verdict
+
+    monkeypatch.setattr(signing, "check", check_then_lose_the_database)
+    failed = sign_with_trusted_profile(client, browser, draft_id)
+    page = failed.get_data(as_text=True)
+    assert failed.status_code == 503 and failed.headers["Retry-After"] == "30", page[:3000]
+    assert "Nie mogliśmy teraz zapisać Twojego pisma" in page and "Spróbuj ponownie złożyć pismo" in page
+    assert "Zalogowano" in page  # the header from the session alone
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token, "the retry button is a form of its own"
+    monkeypatch.undo()
+    private_postgres.start()
+    retried = client.post(f"/wnioski/{draft_id}/podpis/ponow", data={"csrf_token": token.group(1)})
+    assert retried.status_code == 302 and "zlozono=1" in retried.headers["Location"], retried.get_data(as_text=True)
+    with portal.app_context():
+        assert count(Submission) == 1
+
