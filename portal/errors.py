@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 
 from portal import api
 from portal.extensions import db
+from portal.inbox.spool import SpoolUnavailable
 
 log = logging.getLogger("portal")
 
@@ -153,12 +154,21 @@ def database_unavailable(error: Any) -> Any:
     return response, code
 
 
+def spool_unavailable(error: SpoolUnavailable) -> Any:
+    """The signed document could not be stored, nor kept for a retry: say plainly that it must be signed again."""
+    log.error("signed document not kept for a retry on %s: %s", request.path, error)
+    page = render_template("error.html", code=503, spool=True, retry_url=_retry_url())
+    return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 def error_page(error: Any) -> Any:
     code = getattr(error, "code", 500) or 500
     original = getattr(error, "original_exception", None)
     if code == 500 and database_error(original):
         # Raised where no view could catch it (the session saved on the way out): still the database's outage.
         return database_unavailable(original)
+    if code == 500 and isinstance(original, SpoolUnavailable):
+        return spool_unavailable(original)
     if code >= 500:
         log.exception("server error on %s", request.path)
     if api.is_api(request.path):
@@ -188,6 +198,7 @@ def register(app: Flask) -> None:
     # Any database error class that means "unreachable", wherever it is raised from: a view, a hook, a template.
     app.register_error_handler(OperationalError, database_unavailable)
     app.register_error_handler(InterfaceError, database_unavailable)
+    app.register_error_handler(SpoolUnavailable, spool_unavailable)
     app.after_request(_retry_after)
     app.session_interface = _NotSavedWithoutTheDatabase(app.session_interface)  # type: ignore[assignment]
     app.add_template_global(visitor, "visitor")

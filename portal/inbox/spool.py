@@ -3,16 +3,28 @@
 When the database or the document store fails during acceptance nothing is written, and the signed
 bytes would be lost with the request. They wait here, in files under the instance folder (which
 does not depend on the database), until a retry stores them or the draft is submitted.
+
+The spool should not share a volume with a filesystem document store: the disk that fills up and makes the
+store refuse the document would refuse the spool's copy too (`okienko config check` warns). If the spool
+cannot write, `keep` raises SpoolUnavailable, which the portal answers with a 503 telling the resident that
+the document was not kept and must be signed again (portal/errors.py); no half-written file is left.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
 from pathlib import Path
 
 from flask import current_app
+
+log = logging.getLogger(__name__)
+
+
+class SpoolUnavailable(RuntimeError):
+    """A signed document could not be kept for a retry (its folder is full, unwritable or missing)."""
 
 
 def _path(draft_id: str) -> Path:
@@ -22,14 +34,22 @@ def _path(draft_id: str) -> Path:
 
 
 def keep(draft_id: str, signed: bytes) -> None:
+    """Keep the signed bytes for a retry; raises SpoolUnavailable (logged) when they cannot be written."""
     path = _path(draft_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-    with os.fdopen(handle, "wb") as file:
-        file.write(signed)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
+    temporary: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        with os.fdopen(handle, "wb") as file:
+            file.write(signed)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+        log.error("cannot keep the signed document of draft %s for a retry in %s: %s", draft_id, path.parent, exc)
+        raise SpoolUnavailable(f"{path.parent}: {exc}") from exc
 
 
 def waiting(draft_id: str) -> bytes | None:

@@ -354,6 +354,29 @@ def _database(config: Config, environ: Environ, now: datetime) -> Iterator[Probl
                        "other", "use PostgreSQL (postgresql://…)")
 
 
+def _device(path: Path) -> int | None:
+    """The device a folder is (or, not made yet, will be) on: that of its nearest existing ancestor."""
+    for candidate in (path, *path.parents):
+        try:
+            return candidate.stat().st_dev
+        except OSError:
+            continue
+    return None
+
+
+def _spool_volume(config: Config, environ: Environ, now: datetime) -> Iterator[Problem]:
+    name, _, root = str(config.get("BLOB_STORE") or "").partition(":")
+    spool = str(config.get("SPOOL_DIR") or "")
+    if name != "filesystem" or not root or not spool:
+        return
+    store_device, spool_device = _device(Path(root).absolute()), _device(Path(spool).absolute())
+    if store_device is not None and store_device == spool_device:
+        yield _warning("SPOOL_DIR", f"is on the same volume as the document store ({root}): when that "
+                       "volume fills up, the store refuses a signed document and the spool cannot keep it for a "
+                       "retry either, so the resident has to sign again",
+                       "put PORTAL_SPOOL_DIR on another volume (docs/operations.md, \"When something fails\")")
+
+
 def _proxies(config: Config, environ: Environ, now: datetime) -> Iterator[Problem]:
     if int(config.get("TRUSTED_PROXIES") or 0) == 0:
         yield _warning("TRUSTED_PROXIES", "is 0: right only if gunicorn itself terminates TLS (certfile/keyfile); "
@@ -519,5 +542,5 @@ def _trust(config: Config, environ: Environ, now: datetime) -> Iterator[Problem]
 
 CHECKS: list[Check] = [
     _base_url, _sandbox_flag, _endpoints, _client_secrets, _secret_key, _pii_key, _rate_limits, _seal,
-    _trusted_profile, _trust, _revocation, _database, _proxies, _logs, _mail,
+    _trusted_profile, _trust, _revocation, _database, _spool_volume, _proxies, _logs, _mail,
 ]

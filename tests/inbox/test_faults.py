@@ -20,7 +20,7 @@ from backoffice_adapter.models import OutboxMessage
 from portal.extensions import db
 from portal.forms.models import Draft
 from portal.inbox.models import Submission
-from tests.faults import PrivatePostgres, migrated_portal
+from tests.faults import PrivatePostgres, SmallVolume, migrated_portal
 from tests.helpers import csrf_token, local, login_resident, sign_with_trusted_profile, start_letter
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,3 +172,24 @@ def test_the_database_stopping_while_a_document_is_filed_keeps_it_and_says_try_a
     with portal.app_context():
         assert count(Submission) == 1
 
+
+def test_a_full_volume_refuses_the_document_and_its_retry_copy_with_a_clear_503(
+        other_app: Any, catalog: None, small_volume: SmallVolume, caplog: pytest.LogCaptureFixture) -> None:
+    """The document store and the spool on one volume (what `okienko config check` warns about), and it is full."""
+    portal = other_app(BLOB_STORE=f"filesystem:{small_volume.path}/blobs", SPOOL_DIR=str(small_volume.path / "spool"))
+    client = portal.test_client()
+    browser = login_resident(client)
+    draft_id = start_letter(client)
+    small_volume.fill()
+    failed = sign_with_trusted_profile(client, browser, draft_id)
+    page = failed.get_data(as_text=True)
+    assert failed.status_code == 503 and failed.headers["Retry-After"] == "30", page[:3000]
+    assert "podpisanego dokumentu nie udało się zachować" in page and "podpisz je jeszcze raz" in page
+    assert any("cannot keep the signed document of draft" in r.getMessage() for r in caplog.records)
+    assert [p for p in small_volume.files(".incoming-*") if "spool" in p.parts] == []  # no half-written copy
+    assert not (small_volume.path / "spool" / f"{draft_id}.signed").exists()
+    with portal.app_context():
+        assert count(Submission) == 0
+    small_volume.release()
+    filed = sign_with_trusted_profile(client, browser, draft_id)  # signed again, as the page said
+    assert filed.status_code == 302 and "zlozono=1" in filed.headers["Location"], filed.get_data(as_text=True)
