@@ -12,6 +12,7 @@ no longer match their address are never handed out.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -90,6 +91,7 @@ class FilesystemStore(BlobStore):
         target = self._path(address)
         if target.exists():
             return address
+        temporary: str | None = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             # A temporary name, flushed to disk, then renamed: a crash never leaves half a file.
@@ -99,8 +101,14 @@ class FilesystemStore(BlobStore):
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, target)
+            temporary = None
         except OSError as exc:
             raise StorageUnavailable(f"cannot store {address} in {self.root}: {exc}") from exc
+        finally:
+            # A write or fsync that failed (a full disk) leaves no half-written temporary file behind.
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
         return address
 
     def get(self, address: str) -> bytes:
