@@ -137,6 +137,8 @@ SETTINGS: list[Setting] = [
             "allowed to pull; their requests must carry a WS-Security signature made with one of them."),
     Setting("BLOB_STORE", "database", "Where documents, receipts and attachments are kept: `database`, "
             "`filesystem:/path` or `s3:bucket?endpoint=https://…&region=…` (docs/inbox.md)."),
+    Setting("BLOB_STORE_MIN_FREE_MB", 500, "`filesystem:` store: `/ready` fails when its volume has less free "
+            "space than this, so the load balancer stops sending residents before the disk is full.", int),
     Setting("SPOOL_DIR", "{INSTANCE_DIR}/spool", "Signed documents waiting for a retry after the database or the "
             "document store failed during acceptance (a local folder, not the database)."),
     Setting("CATALOG_LOAD_AT_START", True, "Load new versions from PORTAL_CATALOG_DIR whenever the portal starts.",

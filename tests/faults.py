@@ -159,10 +159,11 @@ class SmallVolume:
 
 
 @pytest.fixture
-def small_volume() -> Iterator[SmallVolume]:
-    """A 512 KB tmpfs mounted for this test (needs root: CI runs as root; elsewhere the test is skipped)."""
+def small_volume(request: pytest.FixtureRequest) -> Iterator[SmallVolume]:
+    """A tmpfs of 512 KB (or `indirect` parametrisation's size in KB) mounted for this test; needs root, as CI
+    runs — elsewhere the test is skipped, saying why."""
     mount_point = Path(tempfile.mkdtemp(prefix="okienko-volume-"))
-    size_kb = 512
+    size_kb = int(getattr(request, "param", 512))
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k,mode=0777", "tmpfs",
                               str(mount_point)], capture_output=True, text=True)
     if mounted.returncode != 0:

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 class Readiness:
     checks: dict[str, str] = field(default_factory=dict)  # name → "ok" or "failed"
     reasons: dict[str, str] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)  # name → what failed, in words that name no host or path
 
     @property
     def ready(self) -> bool:
@@ -42,11 +43,17 @@ class Readiness:
         return [name for name, result in self.checks.items() if result != "ok"]
 
     def public(self) -> dict[str, object]:
-        return {"status": "ready" if self.ready else "not ready", "checks": self.checks, "failed": self.failed}
+        answer: dict[str, object] = {"status": "ready" if self.ready else "not ready", "checks": self.checks,
+                                     "failed": self.failed}
+        if self.hints:
+            answer["hints"] = self.hints
+        return answer
 
 
 class NotReady(RuntimeError):
-    pass
+    def __init__(self, reason: str, hint: str | None = None) -> None:
+        super().__init__(reason)
+        self.hint = hint  # safe to show in the answer (no host, no path)
 
 
 def _database() -> None:
@@ -85,9 +92,19 @@ def _migrations() -> None:
 
 
 def _blob_store() -> None:
+    """The store takes writes — and, on a file system, has room for them: a full disk refuses every document
+    while the folder still looks writable."""
     from portal.storage import service as storage
 
-    storage.store().check_config()
+    store = storage.store()
+    store.check_config()
+    free = store.free_bytes()
+    floor_mb = int(current_app.config["BLOB_STORE_MIN_FREE_MB"])
+    if free is not None and free < floor_mb * 1024 * 1024:
+        where = getattr(store, "root", "the store")
+        raise NotReady(f"{free / 1024 / 1024:.1f} MB free on the volume of {where}, below "
+                       f"PORTAL_BLOB_STORE_MIN_FREE_MB={floor_mb}",
+                       hint=f"less free space than PORTAL_BLOB_STORE_MIN_FREE_MB ({floor_mb} MB)")
 
 
 @cache
@@ -127,6 +144,8 @@ def check() -> Readiness:
             db.session.rollback()
             result.checks[name] = "failed"
             result.reasons[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if getattr(exc, "hint", None):
+                result.hints[name] = exc.hint  # type: ignore[attr-defined]
         else:
             result.checks[name] = "ok"
     for name, reason in result.reasons.items():

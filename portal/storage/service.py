@@ -60,6 +60,10 @@ class BlobStore(ABC):
     def check_config(self) -> None:  # noqa: B027 - optional hook
         """Raise StorageUnavailable if the store cannot be used."""
 
+    def free_bytes(self) -> int | None:
+        """Space left for new objects, when the store can tell (a file system); None otherwise."""
+        return None
+
 
 class DatabaseStore(BlobStore):
     def put(self, content: bytes) -> str:
@@ -120,9 +124,16 @@ class FilesystemStore(BlobStore):
             raise StorageUnavailable(str(exc)) from exc
 
     def check_config(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"{self.root} cannot be made: {exc}") from exc
         if not os.access(self.root, os.W_OK):
             raise StorageUnavailable(f"{self.root} is not writable")
+
+    def free_bytes(self) -> int:
+        stat = os.statvfs(self.root)
+        return stat.f_bavail * stat.f_frsize
 
 
 class S3Store(BlobStore):

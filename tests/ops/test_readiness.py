@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from portal.config import normalise_database_url
+from tests.faults import SmallVolume
 
 
 @pytest.fixture
@@ -73,6 +74,22 @@ def test_an_unwritable_document_store_is_not_ready(other_app, tmp_path: Path) ->
     status, body = ready(client)
     assert status == 503 and body["failed"] == ["blob_store"]
     assert client.get("/health").status_code == 200  # alive: restarting it would not help
+
+
+@pytest.mark.parametrize("small_volume", [4096], indirect=True)
+def test_a_document_store_on_a_full_disk_is_not_ready(other_app, small_volume: SmallVolume,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    client = other_app(BLOB_STORE=f"filesystem:{small_volume.path}/blobs", BLOB_STORE_MIN_FREE_MB=1).test_client()
+    assert ready(client)[0] == 200
+    small_volume.fill()  # the folder is as writable as ever; the disk takes nothing
+    status, body = ready(client)
+    assert status == 503 and body["failed"] == ["blob_store"]
+    assert body["hints"] == {"blob_store": "less free space than PORTAL_BLOB_STORE_MIN_FREE_MB (1 MB)"}
+    assert str(small_volume.path) not in str(body)  # the path goes to the log only
+    assert any("MB free on the volume of" in r.getMessage() and str(small_volume.path) in r.getMessage()
+               for r in caplog.records)
+    small_volume.release()
+    assert ready(client)[0] == 200
 
 
 def test_a_missing_or_mismatched_seal_is_not_ready(other_app, pki: Path, tmp_path: Path) -> None:
