@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -131,12 +132,12 @@ def test_a_multi_step_service_with_groups_conditions_and_attachments(app: Flask,
     page.wait_for_url("**/krok/miejsce")
     page.get_by_label("Ulica").fill("ul. Leszczyńskich")
     page.get_by_label("Dokładne miejsce zajęcia").fill("Chodnik przed budynkiem nr 5.")
-    page.get_by_label("Zajęcie od").fill("2026-12-10")
-    page.get_by_label("Zajęcie do").fill("2026-12-01")
+    page.get_by_label("Zajęcie od").fill(str(date.today() + timedelta(days=10)))
+    page.get_by_label("Zajęcie do").fill(str(date.today() + timedelta(days=1)))
     page.get_by_role("button", name="Dalej", exact=True).click()
     assert "„Zajęcie do” nie może być wcześniej niż „Zajęcie od”." in page.locator(".error-summary").inner_text()
     audit.check(page)
-    page.get_by_label("Zajęcie do").fill("2026-12-20")
+    page.get_by_label("Zajęcie do").fill(str(date.today() + timedelta(days=20)))
     page.get_by_role("button", name="Dalej", exact=True).click()
 
     page.wait_for_url("**/krok/elementy")

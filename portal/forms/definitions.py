@@ -9,8 +9,11 @@ docs/catalog.md describes the format.
 
 from __future__ import annotations
 
+import calendar
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +84,9 @@ class Field:
     pattern_message: Text | None = None
     min_value: float | None = None
     max_value: float | None = None
+    # a date field's range: an ISO date, "today", or a distance from today ("-100y", "+2w", "today+30d")
+    min_date: str | None = None
+    max_date: str | None = None
     not_before: str | None = None  # a date field whose answer this one may not precede
     choices: tuple[Choice, ...] = ()
     prefill: str | None = None
@@ -193,6 +199,55 @@ def _number(value: Any) -> float | None:
     return float(value) if value is not None else None
 
 
+_RELATIVE = re.compile(r"(?:today)?([+-])(\d{1,4})([dwmy])")
+DATE_LIMIT_HELP = "use a date (2013-07-01), today, or a distance from today such as -100y, +2w, +30d"
+
+
+def resolve_date(limit: str, today: date) -> date:
+    """The day a date limit names, counted from `today`; a month or year later than a day the month lacks
+    (31 January + 1m, 29 February + 1y) is that month's last day."""
+    if limit == "today":
+        return today
+    relative = _RELATIVE.fullmatch(limit)
+    if relative is None:
+        return date.fromisoformat(limit)
+    sign, amount, unit = relative[1], int(relative[2]), relative[3]
+    step = amount if sign == "+" else -amount
+    if unit in "dw":
+        return today + timedelta(days=step * (7 if unit == "w" else 1))
+    months = today.year * 12 + today.month - 1 + step * (12 if unit == "y" else 1)
+    year, month = divmod(months, 12)
+    return date(year, month + 1, min(today.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _is_absolute(limit: str) -> bool:
+    return limit != "today" and _RELATIVE.fullmatch(limit) is None
+
+
+def _date_limit(file: Path, where: str, raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, date):  # an unquoted 2013-07-01 in YAML is already a date
+        return raw.isoformat()
+    limit = str(raw).strip()
+    try:
+        resolve_date(limit, date(2000, 1, 1))
+    except (ValueError, OverflowError):
+        raise DefinitionError(file, where, f"date limit {raw!r} cannot be read: {DATE_LIMIT_HELP}") from None
+    return limit
+
+
+def _date_limits(file: Path, where: str, raw: dict[str, Any]) -> tuple[str | None, str | None]:
+    low, high = _date_limit(file, where, raw.get("min")), _date_limit(file, where, raw.get("max"))
+    if low and high and _is_absolute(low) == _is_absolute(high):
+        # Relative limits keep their distance whatever the day: compare them on a few. (An absolute limit and
+        # a relative one pass each other some day; that is the office's to choose.)
+        for today in (date(2000, 1, 31), date(2000, 2, 29)):
+            if resolve_date(low, today) > resolve_date(high, today):
+                raise DefinitionError(file, where, f"min comes after max ({low} > {high})")
+    return low, high
+
+
 def _field(file: Path, parent: str, raw: Any) -> Field:
     if not isinstance(raw, dict):
         raise DefinitionError(file, parent, "each field must be a mapping")
@@ -215,11 +270,12 @@ def _field(file: Path, parent: str, raw: Any) -> Field:
         subfields = tuple(_field(file, where, f) for f in _required(file, raw, "fields", where))
         if any(f.is_group for f in subfields):
             raise DefinitionError(file, where, "groups cannot be nested")
+    min_date = max_date = None
+    if ftype == "date":
+        min_date, max_date = _date_limits(file, where, raw)
     pattern = raw.get("pattern")
     if pattern is not None:
         try:
-            import re
-
             re.compile(pattern)
         except re.error as exc:
             raise DefinitionError(file, f"{where} pattern", f"not a regular expression: {exc}") from exc
@@ -234,8 +290,10 @@ def _field(file: Path, parent: str, raw: Any) -> Field:
         min_length=int(raw["min_length"]) if raw.get("min_length") is not None else None,
         pattern=pattern,
         pattern_message=_text(file, f"{where} pattern_message", raw.get("pattern_message"), optional=True),
-        min_value=_number(raw.get("min")),
-        max_value=_number(raw.get("max")),
+        min_value=None if ftype == "date" else _number(raw.get("min")),
+        max_value=None if ftype == "date" else _number(raw.get("max")),
+        min_date=min_date,
+        max_date=max_date,
         not_before=raw.get("not_before"),
         choices=choices,
         prefill=raw.get("prefill"),

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -24,7 +25,7 @@ from wtforms.validators import StopValidation, ValidationError
 
 from portal.forms import flow, schemas
 from portal.forms.definitions import Field as FieldDefinition
-from portal.forms.definitions import Step
+from portal.forms.definitions import Step, resolve_date
 
 Components = Mapping[str, Any]  # field id (or "group.field") -> the XSD element or attribute it fills
 
@@ -38,6 +39,18 @@ def text(value: dict[str, str] | None) -> str:
     if not value:
         return ""
     return value.get(lang()) or value.get("pl", "")
+
+
+def today() -> date:
+    """The day in Poland: what "today" means in a definition's date limits."""
+    return datetime.now(ZoneInfo("Europe/Warsaw")).date()
+
+
+def date_range(spec: FieldDefinition) -> tuple[date | None, date | None]:
+    """The first and last day a date question accepts today (None: no limit that way)."""
+    now = today()
+    return (resolve_date(spec.min_date, now) if spec.min_date else None,
+            resolve_date(spec.max_date, now) if spec.max_date else None)
 
 
 def _blank(value: Any) -> bool:
@@ -94,10 +107,11 @@ class Rule:
         raw = str(value).strip()
         if spec.type == "date":
             try:
-                date.fromisoformat(raw)
+                day = date.fromisoformat(raw)
             except ValueError:
                 raise ValidationError(_("Wpisz datę w polu „%(label)s” w formacie RRRR-MM-DD.", label=self.label)) \
                     from None
+            self._check_range(day)
         if spec.type in ("number", "decimal"):
             try:
                 number = Decimal(raw.replace(",", "."))
@@ -130,6 +144,20 @@ class Rule:
         if self.component is not None and not schemas.is_valid_value(self.component, _lexical(spec, raw)):
             raise ValidationError(text(spec.pattern_message) or _(
                 "Wartość w polu „%(label)s” ma niedozwolony format.", label=self.label))
+
+
+    def _check_range(self, day: date) -> None:
+        low, high = date_range(self.spec)
+        if low is not None and day < low:
+            if self.spec.min_date == "today":
+                raise ValidationError(_("„%(label)s” nie może być datą z przeszłości.", label=self.label))
+            raise ValidationError(_("„%(label)s”: wpisz datę nie wcześniejszą niż %(min)s.", label=self.label,
+                                    min=low.strftime("%d.%m.%Y")))
+        if high is not None and day > high:
+            if self.spec.max_date == "today":
+                raise ValidationError(_("„%(label)s” nie może być datą z przyszłości.", label=self.label))
+            raise ValidationError(_("„%(label)s”: wpisz datę nie późniejszą niż %(max)s.", label=self.label,
+                                    max=high.strftime("%d.%m.%Y")))
 
 
 class NotBefore:
@@ -203,6 +231,11 @@ def _field(spec: FieldDefinition, components: Components, prefix: str, earlier: 
     render = {"date": {"type": "date"}, "number": {"inputmode": "numeric"}, "decimal": {"inputmode": "decimal"},
               "email": {"type": "email", "autocomplete": "email"}, "phone": {"type": "tel", "autocomplete": "tel"},
               "postcode": {"autocomplete": "postal-code", "inputmode": "numeric"}}.get(spec.type)
+    if spec.type == "date":
+        # The browser's date picker offers only the days the definition allows; the server checks them too.
+        low, high = date_range(spec)
+        render = {**(render or {}), **({"min": low.isoformat()} if low else {}),
+                  **({"max": high.isoformat()} if high else {})}
     if render:
         kwargs["render_kw"] = render
     return StringField(**kwargs)

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from portal.forms import wtf
 from portal.forms.definitions import ATTACHMENTS_STEP, Field, ServiceDefinition, read_folder
 from tests.browser import REPO, AccessibilityAudit, attach_button
 from tests.desk.conftest import a_pdf as one_page_pdf
@@ -69,10 +70,12 @@ class FormFiller:
         if spec.id in self.examples:
             return self.examples[spec.id]
         later = 30 if spec.not_before else 14
+        low, high = wtf.date_range(spec) if spec.type == "date" else (None, None)
+        day = min(max(date.today() + timedelta(days=later), low or date.min), high or date.max)
         by_type = {
             "text": f"Przykład: {spec.label['pl']}"[: spec.max_length or 200],
             "textarea": f"Opis do pola „{spec.label['pl']}” wpisany w teście przeglądarkowym.",
-            "date": (date.today() + timedelta(days=later)).isoformat(),
+            "date": day.isoformat(),
             "email": "jan.kowalski@example.pl",
             "postcode": "64-100",
             "phone": "+48 600 100 200",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
 
-from portal.forms import schemas
+from portal.forms import schemas, wtf
 from portal.forms.definitions import Field, ServiceDefinition
 
 # Letters residents type, Polish ones included; no control characters (XML 1.0 forbids most).
@@ -30,7 +30,8 @@ def value(field: Field, component: Any) -> st.SearchStrategy[Any]:
     if field.type == "checkbox":
         return st.just(True) if field.required else st.booleans()
     if field.type == "date":
-        return st.dates(date(2020, 1, 1), date(2035, 12, 31)).map(date.isoformat)
+        low, high = wtf.date_range(field)
+        return st.dates(low or date(2020, 1, 1), high or date(2035, 12, 31)).map(date.isoformat)
     if field.type == "email":
         return st.from_regex(r"[a-z]{1,12}(\.[a-z]{1,8})?@[a-z]{2,12}\.(pl|eu|com)", fullmatch=True)
     if field.type == "postcode":
@@ -87,6 +88,8 @@ def invalid(field: Field, component: Any) -> list[str]:
         bad.append("1.5")
     if field.type == "date":
         bad += ["2026-02-30", "wczoraj"]
+        low, high = wtf.date_range(field)
+        bad += [d.isoformat() for d in (low and low - timedelta(days=1), high and high + timedelta(days=1)) if d]
     if field.type == "postcode":
         bad += ["6410", "64-1000"]  # 64100 and 64 100 are accepted (and stored as 64-100)
     if field.type == "email":

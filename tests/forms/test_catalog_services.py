@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ SERVICES = sorted(p.name for p in CATALOG.iterdir() if (p / "usluga.yaml").exist
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
+# Dates a definition bounds by today (a road occupation to come, a removal planned) are counted from it.
+IN_A_WEEK, IN_TWO_WEEKS = ((wtf.today() + timedelta(days=days)).isoformat() for days in (7, 14))
 SAMPLES: dict[str, dict[str, Any]] = {
     "pismo-ogolne": {"rodzaj": "wniosek", "tytul": "Wniosek", "tresc": "Proszę o naprawę.", "miejscowosc": "Leszno"},
     "informacja-publiczna": {"opis": "Umowy na odśnieżanie ulic w 2025 roku.", "sposob_dostepu": "pliki komputerowe",
@@ -45,7 +47,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                       "odbior": "elektronicznie"},
     "zajecie-pasa-drogowego": {"cel": "prowadzenie robót", "opis": "Przyłącze wodociągowe.",
                                "ulica": "ul. Leszczyńskich",
-                               "lokalizacja": "Chodnik przed nr 5.", "od": "2026-12-01", "do": "2026-12-10",
+                               "lokalizacja": "Chodnik przed nr 5.", "od": IN_A_WEEK, "do": IN_TWO_WEEKS,
                                "elementy": [{"rodzaj": "chodnik", "dlugosc": "12.5", "szerokosc": "2"},
                                             {"rodzaj": "jezdnia", "dlugosc": "3", "szerokosc": "1.5"}],
                                "wykonawca": "Wod-Kan Leszno sp. z o.o.", "kierownik": "Adam Nowicki",
@@ -54,7 +56,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                         "adres": "", "zakres": "drzewa i krzewy",
                         "drzewa": [{"gatunek": "klon zwyczajny", "obwod": "130"}, {"gatunek": "brzoza", "obwod": "95"}],
                         "krzewy": [{"gatunek": "żywotnik", "powierzchnia": "6.5"}],
-                        "przyczyna": "Drzewa zagrażają budynkowi.", "termin": "2027-02-15", "dzialalnosc": "false"},
+                        "przyczyna": "Drzewa zagrażają budynkowi.", "termin": IN_TWO_WEEKS, "dzialalnosc": "false"},
 }
 FILES: dict[str, dict[str, tuple[str, bytes]]] = {
     "zaswiadczenie": {"oplata": ("przelew.png", PNG)},

@@ -86,3 +86,42 @@ def test_schema_imports_never_touch_the_network(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError) as error:
         definitions.read_folder(folder)
     assert "does not compile" in error.value.fault
+
+
+def test_date_limits_are_absolute_or_relative_to_today() -> None:
+    from datetime import date
+
+    today = date(2026, 12, 3)
+    assert definitions.resolve_date("today", today) == today
+    assert definitions.resolve_date("2013-07-01", today) == date(2013, 7, 1)
+    assert definitions.resolve_date("-100y", today) == date(1926, 12, 3)
+    assert definitions.resolve_date("+1y", date(2028, 2, 29)) == date(2029, 2, 28)  # no 29 February: its eve
+    assert definitions.resolve_date("-1m", date(2026, 3, 31)) == date(2026, 2, 28)
+    assert definitions.resolve_date("today+30d", today) == date(2027, 1, 2)
+    assert definitions.resolve_date("+2w", today) == date(2026, 12, 17)
+
+
+@pytest.mark.parametrize(("limits", "fault"), [
+    ({"min": "yesterday"}, "use a date (2013-07-01), today, or a distance from today such as -100y, +2w, +30d"),
+    ({"max": "+1 year"}, "use a date"),
+    ({"min": "2030-01-01", "max": "2020-01-01"}, "min comes after max"),
+    ({"min": "+1y", "max": "today"}, "min comes after max"),
+])
+def test_a_date_limit_that_cannot_be_read_is_refused(tmp_path: Path, limits: dict, fault: str) -> None:
+    folder = tmp_path / "zajecie-pasa-drogowego"
+    shutil.copytree(CATALOG / "zajecie-pasa-drogowego", folder)
+    edit(folder, lambda d: d["steps"][1]["fields"][2].update(limits))
+    with pytest.raises(DefinitionError) as error:
+        definitions.read_folder(folder)
+    assert error.value.where == "field 'od'"
+    assert fault in error.value.fault
+
+
+def test_a_date_limit_written_as_a_yaml_date_is_read_as_that_date(tmp_path: Path) -> None:
+    from datetime import date
+
+    folder = tmp_path / "zajecie-pasa-drogowego"
+    shutil.copytree(CATALOG / "zajecie-pasa-drogowego", folder)
+    edit(folder, lambda d: d["steps"][1]["fields"][2].update({"min": date(2020, 1, 1)}))  # unquoted in YAML
+    od = definitions.read_folder(folder).definition.field("od")
+    assert od.min_date == "2020-01-01"
