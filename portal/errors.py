@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from portal import api
 from portal.extensions import db
 from portal.inbox.spool import SpoolUnavailable
+from portal.storage.service import StorageUnavailable
 
 log = logging.getLogger("portal")
 
@@ -161,6 +162,14 @@ def spool_unavailable(error: SpoolUnavailable) -> Any:
     return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
+def store_unavailable(error: Any) -> Any:
+    """The document store cannot give or take bytes right now (full, unreachable): a 503 to try again, not a 500."""
+    log.error("document store unavailable on %s: %s", request.path, error)
+    if api.is_api(request.path):
+        return api.error_answer(error, 503)
+    return render_template("error.html", code=503, store_down=True, retry_url=_retry_url()), 503
+
+
 def error_page(error: Any) -> Any:
     code = getattr(error, "code", 500) or 500
     original = getattr(error, "original_exception", None)
@@ -169,6 +178,8 @@ def error_page(error: Any) -> Any:
         return database_unavailable(original)
     if code == 500 and isinstance(original, SpoolUnavailable):
         return spool_unavailable(original)
+    if code == 500 and isinstance(original, StorageUnavailable):
+        return store_unavailable(original)
     if code >= 500:
         log.exception("server error on %s", request.path)
     if api.is_api(request.path):
@@ -199,6 +210,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(OperationalError, database_unavailable)
     app.register_error_handler(InterfaceError, database_unavailable)
     app.register_error_handler(SpoolUnavailable, spool_unavailable)
+    app.register_error_handler(StorageUnavailable, store_unavailable)
     app.after_request(_retry_after)
     app.session_interface = _NotSavedWithoutTheDatabase(app.session_interface)  # type: ignore[assignment]
     app.add_template_global(visitor, "visitor")

@@ -3,7 +3,9 @@
 `accept` writes the signed bytes, the verdict, the first timeline event, the outbox rows and
 the audit entry in one transaction. Only after it commits is the UPO made (`ensure_receipt`),
 and making it again is harmless: a crash between the two leaves a stored submission whose
-receipt the next request or the dispatcher issues.
+receipt the next request or the dispatcher issues. So does a receipt the document store refused
+(full, unreachable): the submission is filed all the same, and the resident is told so
+(`try_receipt`).
 """
 
 from __future__ import annotations
@@ -77,9 +79,12 @@ def accept(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
     """Store the signed submission, exactly once per draft, and receipt it.
 
     `signed` is the signed document, or for a detached signature the signature file: the document
-    is then the draft's prepared bytes, which that signature was verified to cover.
+    is then the draft's prepared bytes, which that signature was verified to cover. Once stored, the
+    submission is filed even if its receipt cannot be made yet (`try_receipt`).
     """
-    return ensure_receipt(store(draft, signed, verdict))
+    submission = store(draft, signed, verdict)
+    try_receipt(submission)
+    return submission
 
 
 def store(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
@@ -175,6 +180,26 @@ class _NoTimestamp(Exception):
     pass
 
 
+def try_receipt(submission: Submission) -> bool:
+    """Issue the UPO if it is missing; True when the submission has it.
+
+    False when the document store (or the database holding it) cannot take the receipt now — full,
+    unreachable. The submission is filed all the same: the resident is told so, and the next page that shows
+    it, the receipt download or the dispatcher (which needs the receipt for the parcel) tries again."""
+    if submission.upo_sha256 is not None:
+        return True
+    submission_id = inspect(submission).identity[0]
+    try:
+        ensure_receipt(submission)
+    except (storage.StorageUnavailable, OperationalError) as exc:
+        with contextlib.suppress(SQLAlchemyError):
+            db.session.rollback()
+        log.warning("the receipt of submission %s is not issued yet: %s", submission_id,
+                    str(getattr(exc, "orig", None) or exc).splitlines()[0])
+        return False
+    return True
+
+
 def ensure_receipt(submission: Submission) -> Submission:
     """Issue the UPO if it is not there yet. Safe to call again and from several processes at once."""
     if submission.upo_sha256 is not None:
@@ -244,9 +269,15 @@ def receipt_pdf(submission: Submission) -> bytes:
     if Path(c["SEAL_CERT"]).exists() and Path(c["SEAL_KEY"]).exists():
         document = pades.seal(document, c["SEAL_CERT"], c["SEAL_KEY"],
                               f"Urzędowe poświadczenie przedłożenia {submission.receipt_id}", c["TSA_URL"] or None)
+    try:
+        address = storage.put(document)
+    except storage.StorageUnavailable as exc:
+        # The resident gets the PDF all the same; it is made, and kept, again next time.
+        log.warning("the receipt PDF of submission %s is not kept: %s", submission.id, exc)
+        return document
     db.session.execute(
         update(Submission).where(Submission.id == submission.id, Submission.upo_pdf_sha256.is_(None))
-        .values(upo_pdf_sha256=storage.put(document))
+        .values(upo_pdf_sha256=address)
     )
     db.session.commit()
     db.session.refresh(submission)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, render_template
 
 from portal.auth.service import current_resident, resident_required
 from portal.inbox import service
@@ -25,10 +25,18 @@ def _download(content: bytes, mimetype: str, filename: str) -> Response:
     return response
 
 
+def _receipt_pending(submission: Submission) -> Any:
+    """Filed, but the receipt could not be made yet (the store is full or unreachable): say exactly that."""
+    return render_template("inbox/receipt_pending.html", submission=submission,
+                           access_code=service.access_code(submission.receipt_id)), 503
+
+
 @bp.get("/moje-sprawy/<submission_id>/upo.xml")
 @resident_required
 def upo_xml(submission_id: str) -> Any:
-    submission = service.ensure_receipt(_own(submission_id))
+    submission = _own(submission_id)
+    if not service.try_receipt(submission):
+        return _receipt_pending(submission)
     return _download(submission.upo or b"", "application/xml", f"UPO-{submission.receipt_id}.xml")
 
 
@@ -36,6 +44,8 @@ def upo_xml(submission_id: str) -> Any:
 @resident_required
 def upo_pdf(submission_id: str) -> Any:
     submission = _own(submission_id)
+    if not service.try_receipt(submission):
+        return _receipt_pending(submission)
     return _download(service.receipt_pdf(submission), "application/pdf", f"UPO-{submission.receipt_id}.pdf")
 
 

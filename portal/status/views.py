@@ -77,7 +77,7 @@ def case(submission_id: str) -> Any:
     submission = inbox.submission_for(submission_id, current_resident())  # type: ignore[arg-type]
     if submission is None:
         abort(404)
-    inbox.ensure_receipt(submission)
+    receipt_ready = inbox.try_receipt(submission)  # filed either way; the receipt may wait for the store
     return render_template(
         "status/case.html",
         **_case_context(submission),
@@ -86,6 +86,7 @@ def case(submission_id: str) -> Any:
         in_desk=desk.has_parcel(submission.id),
         access_code=inbox.access_code(submission.receipt_id),
         just_filed=request.args.get("zlozono") is not None,
+        receipt_pending=not receipt_ready,
     )
 
 

@@ -7,8 +7,10 @@ import subprocess
 import sys
 import textwrap
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -193,3 +195,121 @@ def test_a_full_volume_refuses_the_document_and_its_retry_copy_with_a_clear_503(
     small_volume.release()
     filed = sign_with_trusted_profile(client, browser, draft_id)  # signed again, as the page said
     assert filed.status_code == 302 and "zlozono=1" in filed.headers["Location"], filed.get_data(as_text=True)
+
+
+def test_a_receipt_the_full_store_refused_is_promised_and_issued_once_there_is_room(
+        other_app: Any, catalog: None, small_volume: SmallVolume, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portal.inbox import service as inbox
+
+    portal = other_app(BLOB_STORE=f"filesystem:{small_volume.path}/blobs", DELIVERY_ADAPTERS="desk")
+    client = portal.test_client()
+    browser = login_resident(client)
+    draft_id = start_letter(client)
+    stored = inbox.store
+
+    def store_then_fill_the_disk(*args: Any) -> Submission:
+        submission = stored(*args)  # committed: the document is filed
+        small_volume.fill()  # and the volume is full before the receipt is written
+        return submission
+
+    monkeypatch.setattr(inbox, "store", store_then_fill_the_disk)
+    filed = sign_with_trusted_profile(client, browser, draft_id)
+    assert filed.status_code == 302 and "zlozono=1" in filed.headers["Location"], filed.get_data(as_text=True)
+    with portal.app_context():
+        submission = db.session.scalar(select(Submission))
+        assert submission.upo_sha256 is None
+        submission_id, receipt_id = submission.id, submission.receipt_id
+        code = inbox.access_code(receipt_id)
+        filed_at = submission.filed_at
+
+    case = client.get(local(filed.headers["Location"]))
+    page = case.get_data(as_text=True)
+    assert case.status_code == 200, page[:3000]
+    when = filed_at.astimezone(ZoneInfo("Europe/Warsaw")).strftime("%d.%m.%Y, %H:%M:%S")
+    assert f"Twoje pismo zostało złożone {when}; potwierdzenie (UPO) przygotowujemy." in page
+    assert receipt_id in page and code in page and "upo.xml" not in page
+    for receipt in ("upo.xml", "upo.pdf"):
+        download = client.get(f"/moje-sprawy/{submission_id}/{receipt}")
+        assert download.status_code == 503 and download.headers["Retry-After"] == "30"
+        assert "potwierdzenie (UPO) przygotowujemy" in download.get_data(as_text=True)
+    with portal.app_context():
+        outbox.run_once()  # the dispatcher cannot make the parcel either: it waits, no attempt used
+        message = db.session.scalar(select(OutboxMessage))
+        assert message.state == "pending" and message.attempts == 0 and "No space left" in message.last_error
+        message.next_attempt_at = message.created_at  # due again now rather than in 15 s
+        db.session.commit()
+
+    small_volume.release()
+    with portal.app_context():
+        assert outbox.run_once() == 1  # the dispatcher issues the receipt as it makes the parcel
+        submission = db.session.get(Submission, submission_id)
+        assert submission.upo_sha256 is not None
+        assert db.session.scalar(select(OutboxMessage)).state == "success"
+    page = client.get(f"/moje-sprawy/{submission_id}").get_data(as_text=True)
+    assert "przygotowujemy" not in page and "upo.xml" in page
+    receipt = client.get(f"/moje-sprawy/{submission_id}/upo.xml")
+    assert receipt.status_code == 200 and receipt.data.startswith(b"<?xml")
+
+
+def test_the_next_look_issues_a_receipt_the_store_refused(
+        other_app: Any, catalog: None, small_volume: SmallVolume, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portal.inbox import service as inbox
+
+    portal = other_app(BLOB_STORE=f"filesystem:{small_volume.path}/blobs")
+    client = portal.test_client()
+    browser = login_resident(client)
+    draft_id = start_letter(client)
+    stored = inbox.store
+
+    def store_then_fill_the_disk(*args: Any) -> Submission:
+        submission = stored(*args)
+        small_volume.fill()
+        return submission
+
+    monkeypatch.setattr(inbox, "store", store_then_fill_the_disk)
+    filed = sign_with_trusted_profile(client, browser, draft_id)
+    assert filed.status_code == 302
+    assert client.get(local(filed.headers["Location"])).status_code == 200
+    small_volume.release()
+    submission_id = local(filed.headers["Location"]).split("?")[0].rsplit("/", 1)[1]
+    receipt = client.get(f"/moje-sprawy/{submission_id}/upo.pdf")  # no dispatcher ran: this look issues it
+    assert receipt.status_code == 200 and receipt.data.startswith(b"%PDF-")
+    with portal.app_context():
+        assert db.session.get(Submission, submission_id).upo_sha256 is not None
+
+
+def test_a_receipt_asked_for_while_the_object_store_is_down_is_a_503_not_a_500(
+        other_app: Any, catalog: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.server import ThreadedMotoServer
+
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "okienko-test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "okienko-test")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        import boto3
+
+        endpoint = f"http://127.0.0.1:{port}"
+        bucket = f"okienko-{uuid.uuid4().hex[:8]}"  # moto's buckets live as long as the test process
+        boto3.client("s3", endpoint_url=endpoint, region_name="eu-central-1").create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+        portal = other_app(BLOB_STORE=f"s3:{bucket}?endpoint={endpoint}&region=eu-central-1")
+        client = portal.test_client()
+        browser = login_resident(client)
+        filed = sign_with_trusted_profile(client, browser, start_letter(client))
+        assert filed.status_code == 302, filed.get_data(as_text=True)
+        case = local(filed.headers["Location"]).split("?")[0]
+        server.stop()  # the object store goes away
+        down = client.get(f"{case}/upo.xml")
+        assert down.status_code == 503 and down.headers["Retry-After"] == "30", down.get_data(as_text=True)[:2000]
+        assert "Nie możemy teraz sięgnąć do zapisanych dokumentów" in down.get_data(as_text=True)
+        assert client.get(case).status_code == 200  # the case page itself needs no stored bytes
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+        server.start()  # back, with what it held
+        back = client.get(f"{case}/upo.xml")
+        assert back.status_code == 200 and back.data.startswith(b"<?xml")
+    finally:
+        server.stop()
