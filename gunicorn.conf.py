@@ -10,7 +10,8 @@ portal/config.py):
     GUNICORN_GRACEFUL_TIMEOUT  seconds a stopping worker gets to finish requests   default 30
     GUNICORN_KEEPALIVE       seconds an idle connection from the proxy stays open  default 75
     FORWARDED_ALLOW_IPS      proxies whose X-Forwarded-* headers gunicorn trusts   default 127.0.0.1,::1
-    PROMETHEUS_MULTIPROC_DIR where the workers' metrics meet     default a fresh folder in /dev/shm
+    PROMETHEUS_MULTIPROC_DIR where the workers' metrics meet     default a fresh folder in /dev/shm (the folders
+                             of masters that died without cleaning up are removed at start)
 
 In production (an https PORTAL_BASE_URL) the server does not start while `okienko config check` finds an
 error (on_starting, below). docs/operations.md explains the choices.
@@ -19,7 +20,60 @@ error (on_starting, below). docs/operations.md explains the choices.
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
+
+_METRICS_PREFIX = "okienko-metrics-"
+_MASTER_FILE = "master.pid"  # in each folder of ours: the master that owns it ("pid start-time")
+
+
+def _process_start(pid: int) -> str | None:
+    """When the process started (clock ticks since boot, /proc/PID/stat field 22), so that a pid the system has
+    given to another process since is not taken for the master; None where there is no /proc, or no process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields[19]  # a zombie is dead, only not yet reaped
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive, and not ours to judge
+    if not os.path.isdir("/proc"):
+        return True
+    now = _process_start(pid)
+    return now is not None and (started is None or now == started)
+
+
+def _claim_metrics_folder(folder: str) -> None:
+    pid = os.getpid()
+    Path(folder, _MASTER_FILE).write_text(f"{pid} {_process_start(pid) or ''}".strip())
+
+
+def _remove_stale_metrics_folders(parent: str | None) -> None:
+    """A master killed outright (SIGKILL, the OOM killer, a power cut of the container) never runs on_exit, and its
+    folder would stay in memory for good, one more after every such crash: the folders whose master is gone are
+    removed when the next one starts. A folder without a master file is left alone unless it is an hour old
+    (one being made at this moment by a master starting beside us has none yet)."""
+    for folder in Path(parent or tempfile.gettempdir()).glob(_METRICS_PREFIX + "*"):
+        try:
+            pid_text, _, started = (folder / _MASTER_FILE).read_text().strip().partition(" ")
+            stale = not _alive(int(pid_text), started or None)
+        except FileNotFoundError:
+            try:
+                stale = time.time() - folder.stat().st_mtime > 3600
+            except OSError:
+                continue
+        except (OSError, ValueError):
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+
 
 # Before anything imports prometheus_client (the workers import the portal after this file ran): with the
 # variable set, every worker writes its counters to files in one folder and any worker's /metrics adds them up.
@@ -27,8 +81,10 @@ from pathlib import Path
 # A memory file system: mkdtemp makes a private folder there, gunicorn its unlinked heartbeat files.
 _SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _remove_stale_metrics_folders(_SHM)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["OKIENKO_OWN_METRICS_DIR"] = tempfile.mkdtemp(
-        prefix="okienko-metrics-", dir=_SHM)
+        prefix=_METRICS_PREFIX, dir=_SHM)
+    _claim_metrics_folder(os.environ["OKIENKO_OWN_METRICS_DIR"])
 
 # Imported here, once the folder is set, not in child_exit: gunicorn runs that hook from its SIGCHLD handler,
 # and a second worker exiting during the first import found the module half-initialised (ImportError).
@@ -87,6 +143,8 @@ def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn's hook signature
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
         stale.unlink()
+    if str(folder) == os.environ.get("OKIENKO_OWN_METRICS_DIR"):
+        _claim_metrics_folder(str(folder))  # this is the master now (after --daemon's fork, or a re-exec)
 
 
 def _refuse_an_unsafe_configuration(server):  # noqa: ANN001, ANN202

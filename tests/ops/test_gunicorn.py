@@ -20,10 +20,9 @@ from tests.conftest import REPO, free_port
 WORKERS = 2
 
 
-@pytest.fixture
-def gunicorn(app: Flask, app_config: dict, pki: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`gunicorn -c gunicorn.conf.py portal.wsgi:app` on the test database (migrated by `app`); its address
-    and the file its standard error goes to."""
+def start_gunicorn(app_config: dict, pki: Path, tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`gunicorn -c gunicorn.conf.py portal.wsgi:app` on the test database; the process, its address and the file
+    its standard error goes to."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PORTAL_", "PROMETHEUS_"))}
     env.update({
@@ -31,16 +30,24 @@ def gunicorn(app: Flask, app_config: dict, pki: Path, tmp_path: Path) -> Iterato
         "PORTAL_PII_KEY": app_config["PII_KEY"], "PORTAL_INSTANCE_DIR": str(tmp_path / "instance"),
         "PORTAL_TRUST_ANCHORS": str(pki / "ca.pem"), "PORTAL_SEAL_CERT": str(pki / "office-seal.pem"),
         "PORTAL_SEAL_KEY": str(pki / "office-seal.key"),
-        "PORTAL_TRUSTED_PROFILE_SEALS": str(pki / "tp-seal.pem"), "PORTAL_REVOCATION_MODE": "offline", "PORTAL_TSA_URL": "",
+        "PORTAL_TRUSTED_PROFILE_SEALS": str(pki / "tp-seal.pem"), "PORTAL_REVOCATION_MODE": "offline",
+        "PORTAL_TSA_URL": "",
         "PORTAL_CATALOG_LOAD_AT_START": "false", "PORTAL_LOG_FORMAT": "json", "PORTAL_LOG_LEVEL": "INFO",
         "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(WORKERS), "GUNICORN_THREADS": "2",
     })
-    errors = tmp_path / "gunicorn.err"
+    errors = tmp_path / f"gunicorn-{port}.err"
     with errors.open("w") as sink:
         process = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py",
                                     "portal.wsgi:app"], cwd=REPO, env=env, stdout=sink, stderr=sink)
+    return process, f"http://127.0.0.1:{port}", errors
+
+
+@pytest.fixture
+def gunicorn(app: Flask, app_config: dict, pki: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """gunicorn as in production on the test database (migrated by `app`); its address and its standard error."""
+    process, url, errors = start_gunicorn(app_config, pki, tmp_path)
     try:
-        yield f"http://127.0.0.1:{port}", errors
+        yield url, errors
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -102,3 +109,50 @@ def test_the_conf_file_picks_production_defaults() -> None:
     assert settings["worker_class"] == "gthread" and settings["threads"] == 4
     assert settings["bind"] == ["127.0.0.1:8000"] and settings["accesslog"] is None
     assert settings["worker_tmp_dir"] == "/dev/shm" and settings["forwarded_allow_ips"] == "127.0.0.1,::1"
+
+
+def workers_of(master: int) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+def metrics_folder_of(master: int) -> Path | None:
+    """The folder where this master's workers write their counters (`<kind>_<worker pid>.db`)."""
+    workers = workers_of(master)
+    for folder in Path("/dev/shm").glob("okienko-metrics-*"):  # noqa: S108 - where gunicorn.conf.py makes them
+        if any(file.stem.rsplit("_", 1)[-1] in map(str, workers) for file in folder.glob("*.db")):
+            return folder
+    return None
+
+
+def test_the_metrics_folder_of_a_killed_master_is_removed_at_the_next_start(app: Flask, app_config: dict,
+                                                                             pki: Path, tmp_path: Path) -> None:
+    if not Path("/dev/shm").is_dir():  # noqa: S108
+        pytest.skip("no /dev/shm: gunicorn.conf.py makes its metrics folder elsewhere")
+    first, url, _ = start_gunicorn(app_config, pki, tmp_path)
+    try:
+        wait_until_serving(url)
+        requests.get(f"{url}/health", timeout=5)  # a worker writes its counters
+        folder = metrics_folder_of(first.pid)
+        assert folder is not None
+        workers = workers_of(first.pid)
+    finally:
+        first.kill()  # SIGKILL: no on_exit, nothing cleaned up
+        first.wait(timeout=30)
+    for pid in workers:  # its workers notice their master is gone and leave; any left are stopped here
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, 9)
+    assert folder.exists()  # left behind by the killed master
+    second, url, _ = start_gunicorn(app_config, pki, tmp_path)
+    try:
+        wait_until_serving(url)
+        assert not folder.exists()
+        requests.get(f"{url}/health", timeout=5)
+        own = metrics_folder_of(second.pid)  # the new master's own folder
+        assert own is not None
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+    assert not own.exists()  # a clean stop removes it, as before
