@@ -98,6 +98,7 @@ def _without_the_database() -> None:
     """From here on this request neither reads nor writes the database for its page or its session."""
     _rollback()
     g.database_down = True
+    g.pop("visitor", None)  # one made before the failure may offer a logout, which needs the database
     visitor()  # what the session says, while it can still say it
     try:
         get_locale()  # the visitor's language, read from the session now and kept for the page
@@ -134,11 +135,13 @@ class _NotSavedWithoutTheDatabase:
 def _retry_url() -> str:
     """Where "try again" leads: this page again, or for a form post the page that holds the form."""
     if request.method in ("GET", "HEAD"):
-        return request.full_path.rstrip("?")
-    referrer = urlsplit(request.referrer or "")
-    if referrer.netloc == request.host and referrer.path.startswith("/"):
-        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
-    return "/"
+        address = request.full_path.rstrip("?")
+    else:
+        referrer = urlsplit(request.referrer or "")
+        if referrer.netloc != request.host:
+            return "/"
+        address = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return "/" + address.lstrip("/")  # never "//host/…", which a browser would take for another site
 
 
 def database_unavailable(error: Any) -> Any:

@@ -74,3 +74,13 @@ def test_the_outage_page_degrades_its_header_when_the_database_fails_mid_request
     monkeypatch.undo()
     private_postgres.start()
     assert "Zalogowano:" in client.get("/moje-sprawy").get_data(as_text=True)
+
+
+def test_the_retry_button_never_leads_to_another_site(portal: Flask, private_postgres: PrivatePostgres) -> None:
+    visitor = portal.test_client()
+    # A session cookie makes every request read the database first, whatever the address.
+    visitor.set_cookie(portal.config["SESSION_COOKIE_NAME"], "A" * 43)
+    private_postgres.stop("fast")
+    page = visitor.get("/", environ_overrides={"PATH_INFO": "//evil.example/uslugi"}).get_data(as_text=True)
+    assert "Portal jest chwilowo niedostępny" in page
+    assert 'href="//evil.example' not in page and 'class="button" href="/evil.example/uslugi"' in page
