@@ -133,7 +133,7 @@ def _session_seconds(app: Flask) -> int:
     try:
         left = sessions.seconds_left()
     except SQLAlchemyError:
-        db.session.rollback()
+        errors.lost_the_database()
         return idle
     return idle if left is None else max(1, min(idle, left))
 
@@ -224,10 +224,12 @@ def _origin(url: str) -> str:
 def _select_locale() -> str:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from portal import errors
+
     try:
         chosen = session.get("lang")
     except SQLAlchemyError:  # the session's store (the database) is down: the page is still made, in Polish
-        db.session.rollback()
+        errors.lost_the_database()
         return "pl"
     if chosen in LANGUAGES:
         return chosen

@@ -56,6 +56,13 @@ def _rollback() -> None:
         db.session.rollback()
 
 
+def lost_the_database() -> None:
+    """A read failed because the database is down: the rest of this request makes do without it (and does not
+    save the session)."""
+    _rollback()
+    g.database_down = True
+
+
 def _from_session() -> Visitor:
     """What the session alone says (it was read at the start of the request, or could not be read at all)."""
     try:
@@ -82,8 +89,7 @@ def visitor() -> Visitor:
                             name=resident.full_name if resident is not None else None)
         except SQLAlchemyError as exc:
             log.warning("page header without the database: %s", str(exc).splitlines()[0])
-            _rollback()
-            g.database_down = True
+            lost_the_database()
             found = _from_session()
     g.visitor = found
     return found
