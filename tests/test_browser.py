@@ -175,7 +175,7 @@ def test_a_multi_step_service_with_groups_conditions_and_attachments(app: Flask,
 
     page.wait_for_url("**/podsumowanie")
     content = page.content()
-    assert "Element 2: Rodzaj elementu" in content and "Jezdnia" in content and "12.5" in content
+    assert "Element 2: Rodzaj elementu" in content and "Jezdnia" in content and "12,5" in content
     audit.check(page)
     page.screenshot(path=str(SHOTS / "summary-road.png"), full_page=True)
     page.get_by_role("link", name="Dane są poprawne — przejdź do podpisu").click()

@@ -27,6 +27,7 @@ FIELD_TYPES = {"text", "textarea", "choice", "select", "checkbox", "date", "emai
                "decimal", "group"}
 SIGNATURES = {"trusted_profile", "qualified", "either", "none"}
 PROCEDURES = {"immediate", "kpa-1m", "kpa-2m", "certificate-7d", "foi-14d", "complaint-1m", "notification"}
+CURRENCIES = ("PLN",)
 ATTACHMENT_TYPES = {"application/pdf", "image/jpeg", "image/png"}
 ATTACHMENTS_STEP = "zalaczniki"
 # Which XSD primitive each field type may land on: a date field on an xs:string is a mistake.
@@ -92,6 +93,7 @@ class Field:
     prefill: str | None = None
     show_if: Condition | None = None
     compute: dict[str, Any] | None = None
+    currency: str | None = None  # a number or decimal that is an amount of money: shown as 96,00 zł
     # a repeating group: its fields are answered once per item
     fields: tuple[Field, ...] = ()
     min_items: int = 0
@@ -270,6 +272,10 @@ def _field(file: Path, parent: str, raw: Any) -> Field:
         subfields = tuple(_field(file, where, f) for f in _required(file, raw, "fields", where))
         if any(f.is_group for f in subfields):
             raise DefinitionError(file, where, "groups cannot be nested")
+    currency = raw.get("currency")
+    if currency is not None and (currency not in CURRENCIES or ftype not in ("number", "decimal")):
+        raise DefinitionError(file, where,
+                              f"currency is for number and decimal fields, one of {', '.join(CURRENCIES)}")
     min_date = max_date = None
     if ftype == "date":
         min_date, max_date = _date_limits(file, where, raw)
@@ -299,6 +305,7 @@ def _field(file: Path, parent: str, raw: Any) -> Field:
         prefill=raw.get("prefill"),
         show_if=_condition(file, where, raw.get("show_if")),
         compute=raw.get("compute"),
+        currency=currency,
         fields=subfields,
         min_items=int(raw.get("min_items", 1 if raw.get("required") else 0)),
         max_items=int(raw.get("max_items", 20)),

@@ -46,6 +46,17 @@ def per_person_fee(answers: Mapping[str, Any], params: dict[str, Any]) -> str | 
         return None
 
 
+# Calculators portal/static/forms.js repeats in the browser, to show the figure while it is being typed.
+BROWSER_CALCULATORS = {"per-person-fee"}
+
+
+def browser_formula(field: Field) -> dict[str, Any] | None:
+    """What the browser needs to preview a computed answer: the calculator and the definition's parameters."""
+    if not field.compute or field.compute.get("calculator") not in BROWSER_CALCULATORS:
+        return None
+    return {**{k: str(v) for k, v in field.compute.items()}, **({"currency": field.currency} if field.currency else {})}
+
+
 def field_visible(field: Field, answers: Mapping[str, Any]) -> bool:
     return field.show_if is None or field.show_if.holds(answers)
 

@@ -6,11 +6,17 @@ from flask import Blueprint, Response, abort, flash, get_flashed_messages, redir
 
 from portal.auth.service import current_resident, on_session_expiry, resident_required
 from portal.extensions import db
-from portal.forms import flow, pdf, service, uploads, wtf
+from portal.forms import display, flow, pdf, service, uploads, wtf
 from portal.forms.definitions import ATTACHMENTS_STEP
 from portal.forms.models import Draft
 
 bp = Blueprint("forms", __name__)
+
+
+@bp.app_template_filter("shown_as")
+def _shown_as(value: Any, spec: Any) -> str:
+    """An answer as the summary shows it: 01.11.2026, 96,00 zł, 12,5 (portal/forms/display.py)."""
+    return display.answer(spec, value, wtf.lang())
 
 
 @on_session_expiry
@@ -140,6 +146,7 @@ def _render_step(draft: Draft, current: Any, form: Any) -> str:
     return render_template(
         "forms/step.html", draft=draft, definition=definition, step=current, form=form, errors=wtf.errors(form),
         number=number, total=total, previous=previous, computed=flow.effective_answers(definition, answers),
+        previews={f.id: flow.browser_formula(f) for f in current.fields if f.compute},
         visible={f.id for f in current.fields if f.show_if is None or _controlled_here(current, f)
                  or flow.field_visible(f, answers)},
     )

@@ -25,3 +25,61 @@
     update(form);
   });
 })();
+// A computed answer (the waste fee) shown as its inputs are typed: the same formula as the server's
+// calculator (portal/forms/flow.py), with the definition's own parameters from data-compute. The
+// server computes it again from the saved answers, and its figure is what the summary and the document
+// carry. Formatted as portal/forms/display.py formats amounts: 96,00 zł; PLN 96.00 in English.
+(function () {
+  "use strict";
+  var NBSP = "\u00a0";
+  function grosze(text) {
+    var match = /^(\d+)(?:[.,](\d{1,2}))?$/.exec(String(text).trim());
+    return match ? parseInt(match[1], 10) * 100 + parseInt(((match[2] || "") + "00").slice(0, 2), 10) : null;
+  }
+  function grouped(digits, separator) {
+    return digits.replace(/\B(?=(\d{3})+(?!\d))/g, separator);
+  }
+  function amount(total, currency, lang) {
+    var whole = String(Math.floor(total / 100)), cents = ("0" + (total % 100)).slice(-2);
+    if (lang === "pl") {
+      var figure = grouped(whole, NBSP) + "," + cents;
+      return currency === "PLN" ? figure + NBSP + "zł" : currency + NBSP + figure;
+    }
+    return currency + NBSP + grouped(whole, ",") + "." + cents;
+  }
+  function holds(form, name) {
+    var yes = false;
+    form.querySelectorAll('[name="' + name + '"]').forEach(function (input) {
+      if ((input.type === "checkbox" || input.type === "radio") && !input.checked) { return; }
+      var value = input.type === "checkbox" ? "true" : String(input.value).toLowerCase();
+      if (value === "true" || value === "tak") { yes = true; }
+    });
+    return yes;
+  }
+  var calculators = {
+    "per-person-fee": function (form, p) {
+      var persons = form.querySelector('[name="' + p.persons + '"]');
+      if (!persons || !/^\s*\d{1,6}\s*$/.test(persons.value)) { return null; }
+      var rate = grosze(p.rate), discount = grosze(p.discount || "0");
+      if (rate === null || discount === null) { return null; }
+      if (p.discount_if && holds(form, p.discount_if)) { rate -= discount; }
+      return parseInt(persons.value, 10) * rate;
+    }
+  };
+  document.querySelectorAll("[data-compute]").forEach(function (box) {
+    var form = box.closest("form");
+    var formula = JSON.parse(box.getAttribute("data-compute"));
+    var calculate = calculators[formula.calculator];
+    var shown = box.querySelector("[data-computed]");
+    if (!form || !calculate || !shown || !form.querySelector('[name="' + formula.persons + '"]')) { return; }
+    var lang = document.documentElement.lang === "en" ? "en" : "pl";
+    function update() {
+      var total = calculate(form, formula);
+      var text = total === null ? box.getAttribute("data-unknown") : amount(total, formula.currency || "PLN", lang);
+      if (shown.textContent !== text) { shown.textContent = text; }
+    }
+    form.addEventListener("input", update);
+    form.addEventListener("change", update);
+    update();
+  });
+})();

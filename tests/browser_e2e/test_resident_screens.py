@@ -4,14 +4,17 @@ of language."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 from flask import Flask
 
 from tests.browser import AccessibilityAudit, sign_in_on_sandbox
+from tests.browser_e2e.filler import FormFiller
 
 pytestmark = pytest.mark.browser
+NBSP = "\u00a0"
 
 ACTIVE = """() => {
   const el = document.activeElement;
@@ -55,4 +58,49 @@ def test_after_a_failed_step_focus_is_on_the_error_summary(app: Flask, catalog: 
     assert "error-summary" in anonymous.evaluate(ACTIVE)["cls"]
     audit.check(anonymous)
     anonymous.context.close()
+    audit.assert_clean()
+
+
+def walk_to(page: Any, filler: FormFiller, step_id: str) -> None:
+    """Answer the steps before `step_id` with the filler's samples."""
+    while not page.url.split("?")[0].endswith(f"/krok/{step_id}"):
+        here = page.url.split("/krok/")[1].split("?")[0].split("#")[0]
+        filler.fill_step(page, here)
+        page.get_by_role("button", name="Dalej", exact=True).click()
+        page.wait_for_load_state()
+        assert not page.locator(".error-summary").count(), page.locator(".error-summary").inner_text()
+
+
+def summary_answer(page: Any, label: str) -> str:
+    row = page.locator(".summary__row").filter(has=page.locator("dt", has_text=label))
+    return row.locator("dd").first.inner_text().replace(NBSP, " ")
+
+
+def fee(page: Any) -> str:
+    return page.locator("#oplata [data-computed]").inner_text().replace(NBSP, " ")
+
+
+def test_the_waste_fee_is_shown_as_soon_as_its_inputs_are_known(app: Flask, catalog: None, live_portal: str,
+                                                                page: Any) -> None:
+    audit = AccessibilityAudit()
+    filler = FormFiller("deklaracja-odpady")
+    start(page, live_portal, "deklaracja-odpady")
+    walk_to(page, filler, "oplata")
+    assert fee(page) == "obliczymy po podaniu danych powyżej"
+    page.get_by_label("Liczba osób zamieszkujących nieruchomość").fill("3")
+    assert fee(page) == "96,00 zł"  # 3 × 32,00 zł, before anything is sent
+    page.get_by_label("Kompostuję bioodpady w kompostowniku przydomowym").check()
+    assert fee(page) == "90,00 zł"  # 3 × 30,00 zł
+    page.get_by_label("Liczba osób zamieszkujących nieruchomość").fill("trzy")
+    assert fee(page) == "obliczymy po podaniu danych powyżej"
+    page.get_by_label("Liczba osób zamieszkujących nieruchomość").fill("40")
+    assert fee(page) == "1 200,00 zł"
+    audit.check(page)
+    page.get_by_label("Oświadczam, że dane w deklaracji są zgodne z prawdą").check()
+    page.get_by_role("button", name="Dalej", exact=True).click()
+    page.wait_for_url("**/podsumowanie")
+    assert summary_answer(page, "Miesięczna opłata — obliczona") == "1 200,00 zł"  # the server's figure
+    arose = date.fromisoformat(filler.answers["data_obowiazku"])
+    assert summary_answer(page, "Data powstania obowiązku albo zmiany") == arose.strftime("%d.%m.%Y")
+    audit.check(page)
     audit.assert_clean()

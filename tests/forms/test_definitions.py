@@ -125,3 +125,15 @@ def test_a_date_limit_written_as_a_yaml_date_is_read_as_that_date(tmp_path: Path
     edit(folder, lambda d: d["steps"][1]["fields"][2].update({"min": date(2020, 1, 1)}))  # unquoted in YAML
     od = definitions.read_folder(folder).definition.field("od")
     assert od.min_date == "2020-01-01"
+
+
+def test_a_currency_is_only_for_amounts() -> None:
+    folder = CATALOG / "deklaracja-odpady"
+    fee = definitions.read_folder(folder).definition.field("oplata")
+    assert fee.currency == "PLN"
+    data = yaml.safe_load((folder / definitions.DEFINITION_FILE).read_text(encoding="utf-8"))
+    for ftype, currency in (("text", "PLN"), ("decimal", "EUR")):
+        data["steps"][0]["fields"][1].update(type=ftype, currency=currency)
+        with pytest.raises(DefinitionError) as error:
+            definitions.parse(folder / definitions.DEFINITION_FILE, data)
+        assert "currency is for number and decimal fields, one of PLN" in error.value.fault

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from datetime import date, timedelta
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
 from portal.forms import document, flow, service, wtf
-from tests.forms.test_catalog_services import OFFICE, SAMPLES, SENDER, _eservice
+from tests.forms.test_catalog_services import OFFICE, PDF, SAMPLES, SENDER, _eservice, fill_in
+from tests.helpers import local, login_resident
 
 
 def _check_postcode(typed: str) -> tuple[bool, dict, list]:
@@ -87,3 +91,44 @@ def test_a_road_occupation_cannot_start_in_the_past(ctx: None, catalog: None) ->
     answers = {**SAMPLES["zajecie-pasa-drogowego"], "od": (wtf.today() - timedelta(days=1)).isoformat()}
     ok, errors, _form = _date_step("zajecie-pasa-drogowego", "miejsce", answers)
     assert not ok and ("od", "„Zajęcie od” nie może być datą z przeszłości.") in errors
+
+
+def _summary(client: FlaskClient, app: Flask, slug: str, answers: dict, files: dict | None = None) -> str:
+    answered = fill_in(client, app, slug, answers, files or {})
+    assert answered.status_code == 302, answered.get_data(as_text=True)[:2000]
+    return local(answered.headers["Location"])
+
+
+def test_the_summary_shows_dates_and_amounts_as_residents_write_them(app: Flask, client: FlaskClient,
+                                                                     catalog: None) -> None:
+    """„Sprawdź dane”: 01.11.2026, not 2026-11-01; 120,00 zł (PLN 120.00 in English), not 120.00; a length of
+    12,5 m with the Polish decimal comma."""
+    login_resident(client)
+    summary = _summary(client, app, "deklaracja-odpady", SAMPLES["deklaracja-odpady"])
+    page = client.get(summary).get_data(as_text=True)
+    assert "01.11.2026" in page and "2026-11-01" not in page
+    assert "120,00\u00a0zł" in page and "120.00" not in page  # 4 people × (32,00 zł − 2,00 zł for composting)
+    english = client.get(summary + "?lang=en").get_data(as_text=True)
+    assert "PLN\u00a0120.00" in english and "01.11.2026" in english
+    client.get(summary + "?lang=pl")
+
+    road = _summary(client, app, "zajecie-pasa-drogowego", SAMPLES["zajecie-pasa-drogowego"],
+                    {"plan": ("plan.pdf", PDF), "organizacja_ruchu": ("por.pdf", PDF)})
+    page = client.get(road).get_data(as_text=True)
+    assert "<dd>12,5</dd>" in page and "12.5" not in page
+    assert (wtf.today() + timedelta(days=7)).strftime("%d.%m.%Y") in page
+
+
+def test_the_fee_step_tells_the_browser_the_formula_the_server_uses(app: Flask, client: FlaskClient,
+                                                                    catalog: None) -> None:
+    """The waste fee is previewed in the browser as the residents are counted (portal/static/forms.js) with the
+    definition's own parameters; what the server computes is what the summary and the document carry."""
+    login_resident(client)
+    summary = _summary(client, app, "deklaracja-odpady", SAMPLES["deklaracja-odpady"])
+    step = client.get(summary.replace("/podsumowanie", "/krok/oplata")).get_data(as_text=True)
+    found = re.search(r"data-compute=\"([^\"]+)\"", step)
+    assert found, step
+    formula = json.loads(html.unescape(found.group(1)))
+    assert formula == {"calculator": "per-person-fee", "persons": "mieszkancy", "rate": "32.00", "discount": "2.00",
+                       "discount_if": "kompostownik", "currency": "PLN"}
+    assert 'aria-live="polite"' in step and "120,00\u00a0zł" in step  # the stored answers' fee, from the server
