@@ -60,6 +60,11 @@ def test_resident_files_a_letter_in_the_browser_and_every_page_is_accessible(
     assert page.get_by_label("Miejscowość, w której piszesz").input_value() == "Leszno"
     page.get_by_role("button", name="Dalej").click()
 
+    page.wait_for_url("**/krok/zalaczniki")  # optional in a general letter, as on ePUAP
+    assert page.get_by_role("heading", name="Załącznik do pisma (nieobowiązkowe)").is_visible()
+    audit.check(page)
+    page.get_by_role("button", name="Dalej", exact=True).click()
+
     page.wait_for_url("**/podsumowanie")
     assert "Naprawa chodnika przy ul. Słowiańskiej" in page.content()
     audit.check(page)

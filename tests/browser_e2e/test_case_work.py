@@ -22,6 +22,7 @@ from backoffice_adapter import outbox
 from tests.browser import (
     GUIDE_VIEWPORT,
     AccessibilityAudit,
+    attach_button,
     fact,
     guide_screenshot,
     sign_in_on_sandbox,
@@ -147,7 +148,16 @@ def test_a_call_to_supplement_answered_and_a_decision(app: Flask, catalog: None,
     audit.check(resident)
     guide_screenshot(resident, "uzupelnienie")
     resident.get_by_role("button", name="Dalej", exact=True).click()
+    resident.wait_for_url("**/krok/zalaczniki")  # the photo the office asked for goes with the answer
+    (tmp_path / "zdjecie.pdf").write_bytes(a_pdf("Zdjęcie zapadniętych płyt chodnika"))
+    resident.get_by_label("Wybierz plik: załącznik do pisma").set_input_files(str(tmp_path / "zdjecie.pdf"))
+    attach_button(resident, "załącznik do pisma").click()
+    assert "Dołączono plik zdjecie.pdf." in resident.get_by_role("status").inner_text()
+    audit.check(resident)
+    guide_screenshot(resident, "uzupelnienie-zalacznik")
+    resident.get_by_role("button", name="Dalej", exact=True).click()
     resident.wait_for_url("**/podsumowanie")
+    assert "zdjecie.pdf" in resident.inner_text("main")
     audit.check(resident)
     sign_with_trusted_profile(resident, audit)
     assert resident.get_by_role("heading", name="Pismo zostało złożone").is_visible()
@@ -256,6 +266,8 @@ def test_an_overdue_case_and_the_ponaglenie(app: Flask, catalog: None, live_port
     assert "art. 37 § 1 pkt 1" in text and receipt_id in text
     audit.check(page)
     guide_screenshot(page, "ponaglenie")
+    page.get_by_role("button", name="Dalej", exact=True).click()
+    page.wait_for_url("**/krok/zalaczniki")
     page.get_by_role("button", name="Dalej", exact=True).click()
     page.wait_for_url("**/podsumowanie")
     sign_with_trusted_profile(page, audit)

@@ -100,6 +100,9 @@ def test_a_whole_form_by_keyboard_alone(app: Flask, catalog: None, live_portal: 
     assert keys.press("Tab")["id"] == "tresc"
     assert keys.press("Tab")["id"] == "miejscowosc" and keys.focused()["value"] == "Leszno"
     keys.activate("Dalej")
+    page.wait_for_url("**/krok/zalaczniki")  # optional: past it by keyboard too
+    audit.check(page)
+    keys.activate("Dalej")
     page.wait_for_url("**/podsumowanie")
     assert "Naprawa chodnika" in page.inner_text("main")
     audit.check(page)
