@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
 
@@ -36,3 +37,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_unicode_lower(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite's own lower() folds only ASCII letters, PostgreSQL's every letter. Searches compare
+    lower(column) with the lowered text, so on SQLite (`make run`) "łęcka" would miss "Łęcka"."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)

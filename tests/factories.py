@@ -48,7 +48,7 @@ def inbox_pesel(draft: Draft) -> str:
     return pii.decrypt(draft.resident.pesel_encrypted)
 
 
-def make_submission(pki: Path, resident: Resident | None = None) -> Submission:
-    draft = make_draft(resident or make_resident())
+def make_submission(pki: Path, resident: Resident | None = None, **values: str) -> Submission:
+    draft = make_draft(resident or make_resident(), **values)
     signed = signed_by_trusted_profile(draft, pki)
     return inbox.accept(draft, signed, signing.check(draft, signed))

@@ -45,7 +45,9 @@ class Clerk(db.Model):  # type: ignore[name-defined]
     __tablename__ = "clerk"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subject: Mapped[str] = mapped_column(String(255), unique=True)
+    # The provider's issuer and `sub`; None for a clerk added by an administrator or imported from the
+    # office's directory who has not signed in yet: the first login claims the row by its username.
+    subject: Mapped[str | None] = mapped_column(String(255), unique=True)
     username: Mapped[str] = mapped_column(String(200))
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))  # from the identity provider: the daily digest

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.audit import service as audit
 from portal.audit.models import AuditEntry
@@ -82,6 +83,86 @@ def rotate_pii_key() -> int:
 
 def clerks() -> list[Clerk]:
     return list(db.session.scalars(select(Clerk).order_by(Clerk.display_name)))
+
+
+# --- clerks known before they first sign in ---------------------------------------------------------------
+#
+# Dekretacja offers a unit's clerks, so the desk must know them before their first login: an administrator
+# adds them (`add_clerk`) or the office's directory is imported (`import_directory`). Such a row has no
+# subject; the first login claims it by its username — the office directory's login, which the provider sends
+# as `preferred_username` — and from then on the login finds it by its subject. A row already claimed is never
+# matched by username again, so a second account with the same username gets a row of its own.
+
+
+class ClerkExists(ValueError):
+    """A clerk with this username is already known (compared without regard to letter case)."""
+
+
+def clerk_by_username(username: str) -> Clerk | None:
+    return db.session.scalar(select(Clerk).where(func.lower(Clerk.username) == username.strip().lower())
+                             .order_by(Clerk.id).limit(1))
+
+
+def add_clerk(username: str, display_name: str, unit: str, roles: list[str], email: str | None = None) -> Clerk:
+    """An administrator's entry for a clerk who has not signed in yet. The unit and roles given are the
+    administrator's assignment: they stay beside whatever the identity provider later claims."""
+    username = username.strip()
+    if clerk_by_username(username) is not None:
+        raise ClerkExists(username)
+    clerk = Clerk(subject=None, username=username, display_name=display_name.strip(), email=email or None,
+                  claimed_roles=[], assigned_roles=sorted(r for r in roles if r in ROLES), assigned_unit=unit)
+    db.session.add(clerk)
+    db.session.flush()
+    audit.record("clerk.added", "clerk", str(clerk.id), username=username, roles=clerk.assigned_roles, unit=unit)
+    db.session.commit()
+    return clerk
+
+
+@dataclass
+class DirectoryReport:
+    added: int = 0
+    updated: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def import_directory(entries: Iterable[dict[str, Any]], units: Collection[str] | None = None,
+                     first_line: int = 1) -> DirectoryReport:
+    """Load the office's directory: per clerk `username`, `name`, `unit`, `roles` (a list) and `email`.
+
+    The directory speaks for the identity provider: the name, unit, roles and e-mail are set as the
+    provider's claims would set them at a login (and every login sets them again); roles an administrator
+    assigned are kept. A clerk already known (by username) is updated, never duplicated. Entries with a fault
+    are skipped and named in the report by their position (`first_line` for the first entry)."""
+    report = DirectoryReport()
+    for line, entry in enumerate(entries, start=first_line):
+        username = str(entry.get("username") or "").strip()
+        name = " ".join(str(entry.get("name") or "").split())
+        unit = str(entry.get("unit") or "").strip() or None
+        roles = [str(r) for r in entry.get("roles") or []]
+        email = str(entry.get("email") or "").strip() or None
+        unknown = [r for r in roles if r not in ROLES]
+        if not username:
+            report.errors.append(f"line {line}: no username")
+        elif not name:
+            report.errors.append(f"line {line}: no name for {username}")
+        elif units is not None and unit is not None and unit not in units:
+            report.errors.append(f"line {line}: unknown unit {unit!r} for {username}")
+        elif unknown:
+            report.errors.append(f"line {line}: unknown role {unknown[0]!r} for {username}"
+                                 f" (known: {', '.join(ROLES)})")
+        else:
+            clerk = clerk_by_username(username)
+            if clerk is None:
+                clerk = Clerk(subject=None, username=username, assigned_roles=[])
+                db.session.add(clerk)
+                report.added += 1
+            else:
+                report.updated += 1
+            clerk.display_name, clerk.unit, clerk.claimed_roles, clerk.email = name, unit, sorted(set(roles)), email
+    audit.record("clerk.directory_imported", "clerk", None, actor=("system", None), added=report.added,
+                 updated=report.updated, refused=len(report.errors))
+    db.session.commit()
+    return report
 
 
 # eIDAS levels of assurance, in increasing order (login.gov.pl asks for substantial at least).
@@ -161,11 +242,20 @@ def resident_from_claims(claims: dict[str, Any]) -> Resident:
 
 def clerk_from_claims(issuer: str, claims: dict[str, Any]) -> Clerk:
     subject = f"{issuer}#{claims['sub']}"
+    username = str(claims.get("preferred_username") or claims["sub"])
     clerk = db.session.scalar(select(Clerk).where(Clerk.subject == subject))
+    if clerk is None:  # the first login: an administrator or the directory may have known the clerk already
+        clerk = db.session.scalar(select(Clerk).where(Clerk.subject.is_(None),
+                                                      func.lower(Clerk.username) == username.lower())
+                                  .order_by(Clerk.id).limit(1))
+        if clerk is not None:
+            clerk.subject = subject
+            audit.record("clerk.first_login", "clerk", str(clerk.id), actor=("clerk", str(clerk.id)),
+                         username=username)
     if clerk is None:
         clerk = Clerk(subject=subject)
         db.session.add(clerk)
-    clerk.username = str(claims.get("preferred_username") or claims["sub"])
+    clerk.username = username
     clerk.display_name = str(claims.get("name") or clerk.username)
     email = claims.get("email")
     clerk.email = str(email) if email and claims.get("email_verified", True) else None

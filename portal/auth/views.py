@@ -6,12 +6,13 @@ from typing import Any
 
 import requests
 from authlib.common.errors import AuthlibBaseError
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from joserfc.errors import JoseError
-from wtforms import BooleanField, StringField
-from wtforms.validators import ValidationError
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from portal import config as portal_config
 from portal.audit import service as audit
@@ -259,6 +260,34 @@ def clerk_callback() -> Any:
     return redirect(target)
 
 
+class NewClerkForm(FlaskForm):
+    """A clerk added before the first login; the office's provider must send the same login as
+    `preferred_username`, which is how the first login finds this entry."""
+
+    username = StringField(_l("Login w systemie logowania urzędu"), validators=[
+        DataRequired(_l("Wpisz login pracownika w systemie logowania urzędu.")), Length(max=200)],
+        description=_l("Ten sam, którym pracownik loguje się do komputera w urzędzie, np. m.wojcik."))
+    name = StringField(_l("Imię i nazwisko"), validators=[
+        DataRequired(_l("Wpisz imię i nazwisko pracownika.")), Length(max=200)])
+    unit = SelectField(_l("Komórka"), default="", validators=[DataRequired(_l("Wybierz komórkę pracownika."))])
+    email = StringField(_l("Adres e-mail (nieobowiązkowo)"), validators=[
+        Optional(), Length(max=320),
+        Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Wpisz adres e-mail w formacie nazwa@domena.pl."))],
+        description=_l("Na ten adres przychodzi codzienne zestawienie spraw z mijającym terminem."))
+
+
+def _new_clerk_form(units: dict[str, str]) -> NewClerkForm:
+    form = NewClerkForm(prefix="new")
+    form.unit.choices = [("", _("— wybierz —"))] + [(code, f"{code} — {name}") for code, name in units.items()]
+    return form
+
+
+def _clerks_page(form: NewClerkForm, units: dict[str, str], code: int = 200) -> Any:
+    return render_template("auth/clerks.html", clerks=service.clerks(), roles=service.ROLES, units=units,
+                           new_form=form, new_roles=request.form.getlist("new-roles"),
+                           errors=[(f.id, m) for f in form if f.errors for m in f.errors]), code
+
+
 @bp.route("/urzad/admin/pracownicy", methods=["GET", "POST"])
 @service.clerk_required_role("admin")
 def clerks() -> Any:
@@ -271,7 +300,28 @@ def clerks() -> Any:
         unit = request.form.get("unit") or None
         service.assign(clerk, request.form.getlist("roles"), unit if unit in units else None)
         return redirect(url_for("auth.clerks"))
-    return render_template("auth/clerks.html", clerks=service.clerks(), roles=service.ROLES, units=units)
+    return _clerks_page(_new_clerk_form(units), units)
+
+
+@bp.post("/urzad/admin/pracownicy/dodaj")
+@service.clerk_required_role("admin")
+def add_clerk() -> Any:
+    """A clerk known before the first login, so that dekretacja can offer them at once."""
+    units = portal_config.units(current_app.config)
+    form = _new_clerk_form(units)
+    if form.validate_on_submit():
+        try:
+            clerk = service.add_clerk(form.username.data, form.name.data, form.unit.data,
+                                      request.form.getlist("new-roles"), (form.email.data or "").strip() or None)
+        except service.ClerkExists:
+            form.username.errors = [_("Pracownik o loginie %(username)s już jest na liście.",
+                                      username=form.username.data.strip())]
+        else:
+            flash(_("Dodano pracownika %(name)s (%(username)s). Dekretacja już go proponuje; gdy zaloguje się "
+                    "pierwszy raz, system logowania urzędu potwierdzi to konto.", name=clerk.display_name,
+                    username=clerk.username), "success")
+            return redirect(url_for("auth.clerks"))
+    return _clerks_page(form, units, 400)
 
 
 @bp.post("/urzad/wyloguj")

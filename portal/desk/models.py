@@ -80,6 +80,10 @@ class IncomingParcel(db.Model):  # type: ignore[name-defined]
     sender_name: Mapped[str] = mapped_column(String(400))
     service_id: Mapped[str] = mapped_column(String(100))
     service_title: Mapped[str] = mapped_column(String(400))
+    subject: Mapped[str | None] = mapped_column(String(400))  # the letter's own title (CRWDE Tytul), if it has one
+    # The day the office must settle by (portal/status/deadlines.py), kept current by the desk's acts so that
+    # the register can sort on it; None when the service has no deadline or while its course is paused.
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
     unit: Mapped[str | None] = mapped_column(String(50))  # the unit the parcel is assigned to
     jrwa_class: Mapped[str | None] = mapped_column(String(20))
     signature: Mapped[dict[str, Any]] = mapped_column(JSON)

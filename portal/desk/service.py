@@ -16,8 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, cast, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer, selectinload
 
 from backoffice_adapter.base import CaseUpdate, Envelope
 from portal.audit import service as audit
@@ -32,7 +33,10 @@ from portal.desk.models import (
     SupplementRequest,
 )
 from portal.extensions import db
+from portal.status import deadlines
 from portal.status import service as status
+from portal.xmlsafe import UnsafeXml
+from portal.xmlsafe import parse as parse_xml
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 SOURCE = "desk"
@@ -43,6 +47,11 @@ CASE_WORK_ROLES = {"clerk", "head_of_unit"}
 
 class DeskError(ValueError):
     """An act the desk refuses, with the message (Polish) the clerk sees next to the form."""
+
+
+def today() -> date:
+    """Today in the office's time zone: what deadlines are counted against."""
+    return utcnow().astimezone(WARSAW).date()
 
 
 # --- who may see and do what -------------------------------------------------------------------
@@ -100,6 +109,40 @@ def _next_rpw_number(year: int) -> int:
 
 def _event(submission_id: str, kind: str, key: str, **data: str) -> None:
     status.add_update(SOURCE, CaseUpdate(key, submission_id, kind, utcnow(), data))
+    parcel = parcel_of(submission_id)
+    if parcel is not None:
+        parcel.due_on = _due_on(parcel)  # a call to supplement, a suspension or a notice of delay moves it
+
+
+def letter_subject(document: bytes) -> str | None:
+    """The letter's own title: `Tytul` in `TrescDokumentu`, as the CRWDE general letter (and an ePUAP one)
+    carries it. A dedicated service's form has none: its subject is the service itself."""
+    try:
+        root = parse_xml(document)
+    except UnsafeXml:
+        return None
+    found = root.find(".//{*}TrescDokumentu/{*}Tytul")
+    text = " ".join((found.text or "").split()) if found is not None else ""
+    return text[:400] or None
+
+
+def _due_on(parcel: IncomingParcel) -> date | None:
+    """The day the office must settle the parcel's case by, as the resident's page counts it: the service's
+    statutory period from the filing, moved by pauses (art. 35 §5) and notices of delay (art. 36); None
+    while paused, for a supplement or ponaglenie (the answered case holds the deadline), or without a period."""
+    if parcel.reply_to:
+        return None
+    from portal.forms import service as forms
+    from portal.inbox.models import Submission
+
+    submission = db.session.get(Submission, parcel.submission_id)
+    if submission is None:
+        return None
+    procedure = forms.definition_of(submission.eservice).procedure
+    try:
+        return deadlines.for_case(procedure, parcel.filed_at, status.timeline(parcel.submission_id)).due
+    except (ValueError, OverflowError):  # a date the register cannot show must not stop a registration
+        return None
 
 
 def receive(envelope: Envelope) -> IncomingParcel:
@@ -132,7 +175,9 @@ def receive(envelope: Envelope) -> IncomingParcel:
         attachments=[{"name": a.name, "media_type": a.media_type, "size": len(a.content), "sha256": a.sha256}
                      for a in envelope.attachments],
         reply_to=envelope.reply_to,
+        subject=letter_subject(envelope.document),
     )
+    parcel.due_on = _due_on(parcel)
     db.session.add(parcel)
     db.session.flush()
     audit.record("desk.registered", "submission", envelope.submission_id, actor=("system", None), rpw=parcel.rpw)
@@ -154,6 +199,9 @@ def _join_answered_case(parcel: IncomingParcel, envelope: Envelope) -> None:
            receipt_id=envelope.receipt_id)
 
 
+SORTS = ("wplyw", "termin", "tytul")  # the register's sortable columns: filing date, deadline, subject
+
+
 @dataclass
 class RegisterFilter:
     text: str = ""
@@ -161,12 +209,23 @@ class RegisterFilter:
     unassigned: bool = False
     mine: bool = False
     without_case: bool = False
+    sort: str = "wplyw"
+    descending: bool = True  # newest filing first, as the register opens
+
+
+def _contains(column: Any, text: str) -> Any:
+    # lower() on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's folds ASCII only (portal/db_types.py
+    # gives it a lower() that folds every letter). autoescape: a typed % or _ is looked for, not a wildcard.
+    return func.lower(column).contains(text.lower(), autoescape=True)
 
 
 def incoming(clerk: Clerk, what: RegisterFilter | None = None, limit: int = 500) -> list[IncomingParcel]:
-    """The register as this clerk may see it, newest first, filtered."""
+    """The register as this clerk may see it, filtered and sorted (newest first unless asked otherwise)."""
     what = what or RegisterFilter()
-    query = select(IncomingParcel).order_by(IncomingParcel.rpw_year.desc(), IncomingParcel.rpw_number.desc())
+    query = select(IncomingParcel).options(
+        defer(IncomingParcel.document), defer(IncomingParcel.upo), defer(IncomingParcel.detached_signature),
+        selectinload(IncomingParcel.assigned_clerk),
+        selectinload(IncomingParcel.case).selectinload(DeskCase.supplements))
     if (unit := scope(clerk)) is not None:
         query = query.where(IncomingParcel.unit == unit)
     if what.unread:
@@ -178,15 +237,29 @@ def incoming(clerk: Clerk, what: RegisterFilter | None = None, limit: int = 500)
     if what.without_case:
         query = query.where(IncomingParcel.case_id.is_(None))
     if text := what.text.strip():
-        like = f"%{text.lower()}%"
+        # No concat(): SQLite has it only from 3.44 (Debian 12 ships 3.40); `+` on strings is || on both.
+        rpw = literal("RPW/") + cast(IncomingParcel.rpw_number, String) + "/" + cast(IncomingParcel.rpw_year, String)
         query = query.outerjoin(DeskCase, DeskCase.id == IncomingParcel.case_id).where(or_(
-            func.lower(IncomingParcel.sender_name).like(like),
-            func.lower(IncomingParcel.service_title).like(like),
-            func.lower(IncomingParcel.receipt_id).like(like),
-            func.lower(DeskCase.reference).like(like),
-            (func.concat("rpw/", IncomingParcel.rpw_number, "/", IncomingParcel.rpw_year)).like(like),
+            _contains(IncomingParcel.sender_name, text),
+            _contains(IncomingParcel.service_title, text),
+            _contains(IncomingParcel.subject, text),
+            _contains(IncomingParcel.receipt_id, text),
+            _contains(DeskCase.reference, text),
+            _contains(rpw, text),
         ))
-    return list(db.session.scalars(query.limit(limit)))
+    return list(db.session.scalars(query.order_by(*_order(what)).limit(limit)))
+
+
+def _order(what: RegisterFilter) -> list[Any]:
+    def way(column: Any) -> Any:
+        return column.desc() if what.descending else column.asc()
+
+    filed = [way(IncomingParcel.filed_at), way(IncomingParcel.id)]
+    if what.sort == "termin":  # parcels without a deadline (or paused) come last either way
+        return [way(IncomingParcel.due_on).nulls_last(), *filed]
+    if what.sort == "tytul":
+        return [way(func.lower(func.coalesce(IncomingParcel.subject, IncomingParcel.service_title))), *filed]
+    return filed
 
 
 def open_parcel(clerk: Clerk, parcel: IncomingParcel) -> None:

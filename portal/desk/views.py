@@ -5,7 +5,18 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
@@ -51,17 +62,42 @@ def _visible_case(case_id: int) -> DeskCase:
     return case
 
 
+ORDERS = {"rosnaco": False, "malejaco": True}  # ?kolejnosc=: ascending, descending
+
+
 def _filter() -> service.RegisterFilter:
+    sort = request.args.get("sortuj", "wplyw")
+    if sort not in service.SORTS:
+        sort = "wplyw"
+    order = request.args.get("kolejnosc")
+    # Filing dates open newest first; a deadline or a subject is first read from the top (soonest, A to Z).
+    descending = ORDERS.get(order or "", sort == "wplyw")
     return service.RegisterFilter(text=request.args.get("q", "")[:200], unread="nieprzeczytane" in request.args,
                                   unassigned="nieprzydzielone" in request.args, mine="moje" in request.args,
-                                  without_case="bez_sprawy" in request.args)
+                                  without_case="bez_sprawy" in request.args, sort=sort, descending=descending)
+
+
+def _sort_headers(what: service.RegisterFilter) -> dict[str, dict[str, str]]:
+    """For each sortable column its aria-sort and the link that sorts by it (the sorted one the other way
+    round), keeping the search and the filters."""
+    kept = {k: v for k, v in request.args.items(multi=True) if k not in ("sortuj", "kolejnosc")}
+    headers = {}
+    for column in service.SORTS:
+        if column == what.sort:
+            aria, descending = ("descending" if what.descending else "ascending"), not what.descending
+        else:
+            aria, descending = "none", column == "wplyw"
+        headers[column] = {"aria": aria, "href": url_for("desk.index", **kept, sortuj=column,
+                                                         kolejnosc="malejaco" if descending else "rosnaco")}
+    return headers
 
 
 @bp.get("/")
 @clerk_required
 def index() -> Any:
     what = _filter()
-    return render_template("desk/incoming.html", parcels=service.incoming(_clerk(), what), what=what)
+    return render_template("desk/incoming.html", parcels=service.incoming(_clerk(), what), what=what,
+                           sort_headers=_sort_headers(what), today=service.today())
 
 
 @bp.get("/rejestr.csv")
@@ -116,11 +152,18 @@ def assign(parcel_id: int) -> Any:
     if not form.validate_on_submit():
         return _parcel_page(entry, {"assign_form": form}, code=400)
     assignee = db.session.get(Clerk, int(form.clerk.data)) if form.clerk.data else None
+    units = config.units(current_app.config)
     try:
-        service.assign(_clerk(), entry, form.unit.data, assignee, config.units(current_app.config))
+        service.assign(_clerk(), entry, form.unit.data, assignee, units)
     except service.DeskError as exc:
         form.unit.errors = [str(exc)]
         return _parcel_page(entry, {"assign_form": form}, code=400)
+    unit = f"{entry.unit} — {units[entry.unit]}"
+    if assignee is not None:
+        flash(_("Przydzielono przesyłkę %(rpw)s do: %(unit)s, %(clerk)s.", rpw=entry.rpw, unit=unit,
+                clerk=assignee.display_name), "success")
+    else:
+        flash(_("Przydzielono przesyłkę %(rpw)s do: %(unit)s (cała komórka).", rpw=entry.rpw, unit=unit), "success")
     if not service.may_see_parcel(_clerk(), entry):
         return redirect(url_for("desk.index"))  # assigned away from the head's own unit
     return redirect(url_for("desk.parcel", parcel_id=entry.id))

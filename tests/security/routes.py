@@ -121,6 +121,7 @@ ROUTES: dict[str, Route] = {
     "admin.deliveries": _(ADMIN, lambda w: "/urzad/admin/przekazania"),
     "admin.resend": _(ADMIN, lambda w: f"/urzad/admin/przekazania/{w.outbox_message_id}/ponow"),
     "auth.clerks": _(ADMIN, lambda w: "/urzad/admin/pracownicy"),
+    "auth.add_clerk": _(ADMIN, lambda w: "/urzad/admin/pracownicy/dodaj"),
     # machine to machine: the WSDL and its imports are public documents, the calls need a signature
     "epuap_pull.wsdl": _(PUBLIC, lambda w: "/epuap/ws/pull?wsdl"),
     "epuap_pull.imported": _(PUBLIC, lambda w: "/epuap/ws/obiektypk.xsd"),
