@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
 from portal import config as portal_config
+from portal.auth.cli import clerks_group
 from portal.db_types import utcnow
 
 
@@ -30,6 +31,9 @@ def _create_app() -> Flask:
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
 def main() -> None:
     """Okienko — e-services portal of the office. Configuration: PORTAL_* variables (see README)."""
+
+
+main.add_command(clerks_group)
 
 
 # --- commands that work before the application can start -------------------------------------------
@@ -544,6 +548,8 @@ def demo(host: str, port: int, sandbox_port: int) -> None:
     env = {**os.environ, "PORTAL_BASE_URL": f"http://{host}:{port}", "PORTAL_SANDBOX_URL": f"http://{host}:{sandbox_port}"}
     base_url = env["PORTAL_BASE_URL"]
     bin_dir = Path(sys.executable).parent
+    # The office's directory: dekretacja offers every demo clerk before they have signed in.
+    subprocess.run([str(bin_dir / "okienko"), "clerks", "import", "--sandbox"], env=env, check=True)
     processes = [
         subprocess.Popen([sys.executable, "-m", "sandbox", "run", "--host", host, "--port", str(sandbox_port),
                           "--portal-url", base_url, "--pki", str(portal_config.INSTANCE_DIR / "pki")], env=env),
