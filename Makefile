@@ -32,7 +32,7 @@ run: install
 
 test: install node_modules/.installed
 	PORTAL_TEST_DATABASE_URL=$(PORTAL_TEST_DATABASE_URL) $(BIN)/pytest
-	PORTAL_TEST_DATABASE_URL=sqlite $(BIN)/pytest -m "not browser"
+	PORTAL_TEST_DATABASE_URL=sqlite $(BIN)/pytest -m "not browser or sqlite_browser"
 
 lint: $(BIN)/okienko
 	$(BIN)/ruff check .

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from backoffice_adapter import outbox
-from tests.browser import AccessibilityAudit, attach_button, browser  # noqa: F401 - fixture
+from tests.browser import AccessibilityAudit, attach_button, browser, fact  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
@@ -25,6 +25,7 @@ def page(browser) -> Iterator[object]:  # noqa: F811
     context.close()
 
 
+@pytest.mark.sqlite_browser
 def test_resident_files_a_letter_in_the_browser_and_every_page_is_accessible(
     app: Flask, catalog: None, live_portal: str, page
 ) -> None:
@@ -253,35 +254,111 @@ def test_case_events_and_the_deliveries_page_in_the_browser(app: Flask, catalog:
     audit.assert_clean()
 
 
-def test_a_case_worked_at_the_desk_in_the_browser(app: Flask, catalog: None, live_portal: str, sandbox_url: str,
-                                                  pki: Path, browser, tmp_path) -> None:  # noqa: ANN001, F811
-    """Registry assigns, the case officer opens a case and sends a decision signed with the sandbox's
-    signing software; the resident opens it. Every page passes axe."""
-    from datetime import date, timedelta
+@pytest.mark.sqlite_browser
+def test_the_registry_finds_and_assigns_a_letter_and_the_officer_decides_it_in_the_browser(
+        app: Flask, catalog: None, live_portal: str, sandbox_url: str, pki: Path, browser,  # noqa: ANN001, F811
+        tmp_path) -> None:  # noqa: ANN001
+    """The clerk's main flow, on SQLite as on PostgreSQL: the registry searches the register by each handle and
+    sorts it, assigns a letter to a case officer who has never signed in (known from the office's directory)
+    and is told so; the officer opens a case and sends a decision signed with the sandbox's signing software;
+    the resident opens it. Every page passes axe."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from sqlalchemy import func, select
 
     from backoffice_adapter import outbox as dispatcher
+    from portal.auth import service as auth
+    from portal.auth.cli import sandbox_directory
+    from portal.auth.models import Clerk
+    from portal.extensions import db
     from tests.desk.conftest import a_pdf
-    from tests.factories import make_submission
+    from tests.factories import make_resident, make_submission
 
     with app.app_context():
-        make_submission(pki)
+        auth.import_directory(sandbox_directory())  # as `okienko demo` does before the portal starts
+        jan = make_submission(pki, make_resident(), tytul="Naprawa chodnika przy ul. Słowiańskiej")
+        zofia = make_submission(pki, make_resident("01230804662"), tytul="Wycinka topoli na podwórku")
+        zofia.filed_at = datetime.now(UTC) - timedelta(days=10)  # filed earlier: due earlier
+        db.session.commit()
         dispatcher.run_once()
+        dispatcher.run_once()
+        jan_receipt = jan.receipt_id
+        year = date.today().year
     audit = AccessibilityAudit()
     (tmp_path / "decyzja.pdf").write_bytes(a_pdf("Decyzja nr 7/2026"))
+
+    registry = browser.new_context(locale="pl-PL").new_page()
+    registry.goto(f"{live_portal}/urzad/")
+    registry.get_by_role("button", name="Zaloguj jako Katarzyna Zielińska").click()
+    registry.wait_for_url(f"{live_portal}/urzad/")
+    table = registry.get_by_role("table", name="Przesyłki")
+
+    def shown() -> list[str]:
+        return [row.inner_text() for row in table.locator("tbody tr").all()]
+
+    assert registry.get_by_role("columnheader", name="Data wpływu").get_attribute("aria-sort") == "descending"
+    assert "Naprawa chodnika przy ul. Słowiańskiej" in shown()[0]  # newest first
+    audit.check(registry)
+    registry.get_by_role("link", name="Termin załatwienia").click()
+    registry.wait_for_url("**sortuj=termin**")
+    assert registry.get_by_role("columnheader", name="Termin załatwienia").get_attribute("aria-sort") == "ascending"
+    assert registry.get_by_role("columnheader", name="Data wpływu").get_attribute("aria-sort") == "none"
+    assert "Wycinka topoli" in shown()[0]  # due first
+    registry.get_by_role("link", name="Tytuł pisma").click()
+    registry.wait_for_url("**sortuj=tytul**")
+    registry.get_by_role("link", name="Tytuł pisma").click()  # again: the other way round
+    registry.wait_for_url("**kolejnosc=malejaco**")
+    assert registry.get_by_role("columnheader", name="Tytuł pisma").get_attribute("aria-sort") == "descending"
+    assert "Wycinka topoli" in shown()[0] and "Naprawa chodnika" in shown()[1]
+    audit.check(registry)
+
+    search = registry.get_by_role("searchbox", name="Szukaj")
+    for query, expected in [(jan_receipt, "Naprawa chodnika"), (f"RPW/2/{year}", "Wycinka topoli"),
+                            ("łęcka", "Wycinka topoli"), ("chodnika", "Naprawa chodnika"),
+                            ("Kowalski", "Naprawa chodnika")]:
+        search.fill(query)
+        registry.get_by_role("button", name="Filtruj").click()
+        registry.wait_for_url("**q=**")
+        rows = shown()
+        assert len(rows) == 1 and expected in rows[0], (query, rows)
+    audit.check(registry)
+
+    search.fill("")
+    registry.get_by_role("button", name="Filtruj").click()
+    registry.get_by_role("link", name=f"RPW/1/{year}").click()
+    registry.get_by_label("Komórka").select_option("OR")
+    registry.get_by_label("Pracownik (nieobowiązkowo)").select_option(label="Marek Wójcik (OR)")
+    registry.get_by_role("button", name="Dekretuj").click()
+    confirmation = registry.get_by_role("status")
+    assert confirmation.inner_text() == (f"Przydzielono przesyłkę RPW/1/{year} do: OR — Wydział Organizacyjny, "
+                                         "Marek Wójcik.")
+    assert fact(registry, "Przydzielona") == "Marek Wójcik"
+    audit.check(registry)
+    registry.get_by_role("link", name="Rejestr przesyłek wpływających").click()
+    assert "Marek Wójcik" in table.locator("tbody tr", has_text=f"RPW/1/{year}").inner_text()
+    registry.context.close()
 
     office = browser.new_context(locale="pl-PL", accept_downloads=True)
     clerk = office.new_page()
     clerk.goto(f"{live_portal}/urzad/")
-    clerk.get_by_role("button", name="Zaloguj jako Ewa Kaczmarek").click()
+    clerk.get_by_role("button", name="Zaloguj jako Marek Wójcik").click()  # his first login
     clerk.wait_for_url(f"{live_portal}/urzad/")
+    clerk.get_by_label("przydzielone mnie").check()
+    clerk.get_by_role("button", name="Filtruj").click()
+    clerk.wait_for_url("**moje=on**")
+    assert [r.inner_text().split()[0] for r in clerk.get_by_role("table", name="Przesyłki").locator("tbody tr").all()
+            ] == [f"RPW/1/{year}"]
     audit.check(clerk)
-    clerk.get_by_role("link", name=re.compile(r"^RPW.1.")).click()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Clerk).where(Clerk.username == "m.wojcik")) == 1
+    clerk.get_by_role("link", name=f"RPW/1/{year}").click()
     audit.check(clerk)
     clerk.get_by_label("Tytuł sprawy").fill("Naprawa chodnika przy ul. Słowiańskiej")
     clerk.get_by_role("button", name="Załóż sprawę").click()
     clerk.wait_for_url("**/urzad/sprawy/*")
     reference = clerk.locator("h1").inner_text()
     assert re.fullmatch(r"OR\.0152\.\d+\.\d{4}", reference)
+    assert fact(clerk, "Prowadzi") == "Marek Wójcik"
     audit.check(clerk)
 
     clerk.get_by_label("Czego brakuje").fill("Proszę dołączyć zdjęcie miejsca.")
@@ -294,7 +371,7 @@ def test_a_case_worked_at_the_desk_in_the_browser(app: Flask, catalog: None, liv
     signer = office.new_page()
     signer.goto(f"{sandbox_url}/kwalifikowany")
     signer.get_by_label("Dokument do podpisu (XML albo PDF)").set_input_files(str(tmp_path / "decyzja.pdf"))
-    signer.get_by_label("Ewa Kaczmarek (urzędnik, OR)").check()
+    signer.get_by_label("Marek Wójcik (urzędnik, OR)").check()
     with signer.expect_download() as download:
         signer.get_by_role("button", name="Podpisz").click()
     download.value.save_as(str(tmp_path / "decyzja-podpisana.pdf"))
@@ -316,7 +393,7 @@ def test_a_case_worked_at_the_desk_in_the_browser(app: Flask, catalog: None, liv
     resident.wait_for_url(f"{live_portal}/moje-sprawy")
     resident.get_by_role("link", name="Pismo ogólne do urzędu").first.click()
     main = resident.inner_text("main")
-    assert reference in main and "Chodnik zostanie naprawiony." in main and "Ewa Kaczmarek" in main
+    assert reference in main and "Chodnik zostanie naprawiony." in main and "Marek Wójcik" in main
     audit.check(resident)
     with resident.expect_download() as letter:
         resident.get_by_role("link", name="Decyzja w sprawie naprawy chodnika").click()

@@ -2,10 +2,10 @@
 answer to a call to supplement in between; then the administrator's pages. Axe checks every page, and
 the clerk's and administrator's guide screenshots are taken here.
 
-tests/test_browser.py::test_a_case_worked_at_the_desk_in_the_browser already walks a head of unit
-opening a case and sending a decision the resident opens; this journey adds the registry's dekretacja
-to another clerk, the call to supplement answered by the resident and joined to the case, and the
-decision after it.
+tests/test_browser.py::test_the_registry_finds_and_assigns_a_letter_and_the_officer_decides_it_in_the_browser
+already walks the register's search and sorting, dekretacja and a decision the resident opens (on SQLite
+too); this journey adds the call to supplement answered by the resident and joined to the case, the
+decision after it, and the administrator's pages.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import pytest
 from flask import Flask
 
 from backoffice_adapter import outbox
+from portal.auth import service as auth
+from portal.auth.cli import sandbox_directory
 from tests.browser import (
     GUIDE_VIEWPORT,
     AccessibilityAudit,
@@ -68,16 +70,10 @@ def sign_on_the_clerks_computer(context: Any, sandbox_url: str, pdf: Path, certi
 def test_a_call_to_supplement_answered_and_a_decision(app: Flask, catalog: None, live_portal: str, sandbox_url: str,
                                                        pki: Path, browser, tmp_path: Path) -> None:  # noqa: ANN001
     receipt_id = file_a_letter(app, pki)
+    with app.app_context():  # the office's directory, as `okienko demo` loads it: every clerk, none signed in yet
+        auth.import_directory(sandbox_directory())
     audit = AccessibilityAudit()
     viewport = GUIDE_VIEWPORT
-
-    # The case officer has signed in before (the desk knows a clerk from the first login on).
-    office = browser.new_context(locale="pl-PL", viewport=viewport, accept_downloads=True)
-    clerk = office.new_page()
-    clerk.goto(f"{live_portal}/urzad/")
-    sign_in_on_sandbox(clerk, "Marek Wójcik")
-    clerk.wait_for_url(f"{live_portal}/urzad/")
-    audit.check(clerk)
 
     # The registry (kancelaria) reads the register and assigns the letter to a case officer.
     registry = browser.new_context(locale="pl-PL", viewport=viewport).new_page()
@@ -96,11 +92,20 @@ def test_a_call_to_supplement_answered_and_a_decision(app: Flask, catalog: None,
     registry.get_by_label("Komórka").select_option("OR")
     registry.get_by_label("Pracownik (nieobowiązkowo)").select_option(label="Marek Wójcik (OR)")
     registry.get_by_role("button", name="Dekretuj").click()
+    assert registry.get_by_role("status").inner_text().startswith("Przydzielono przesyłkę RPW/1/")
     assert fact(registry, "Przydzielona") == "Marek Wójcik"
     audit.check(registry)
+    guide_screenshot(registry, "urzad-dekretacja")
     registry.context.close()
 
-    # The case officer finds it among his own, opens the case and calls for a supplement.
+    # The case officer signs in for the first time, finds it among his own, opens the case and calls for a
+    # supplement.
+    office = browser.new_context(locale="pl-PL", viewport=viewport, accept_downloads=True)
+    clerk = office.new_page()
+    clerk.goto(f"{live_portal}/urzad/")
+    sign_in_on_sandbox(clerk, "Marek Wójcik")
+    clerk.wait_for_url(f"{live_portal}/urzad/")
+    audit.check(clerk)
     clerk.get_by_label("przydzielone mnie").check()
     clerk.get_by_role("button", name="Filtruj").click()
     audit.check(clerk)
@@ -219,6 +224,20 @@ def test_a_call_to_supplement_answered_and_a_decision(app: Flask, catalog: None,
     audit.check(admin)
     guide_screenshot(admin, "admin-przekazania")
     admin.get_by_role("navigation", name="Menu główne").get_by_role("link", name="Pracownicy i role").click()
+    audit.check(admin)
+    # A new clerk, added before their first login so that dekretacja offers them at once.
+    adding = admin.locator("form", has=admin.get_by_role("heading", name="Dodaj pracownika"))
+    adding.get_by_role("button", name="Dodaj pracownika").click()  # nothing filled in: errors first
+    assert "Wpisz login pracownika" in admin.locator(".error-summary").inner_text()
+    audit.check(admin)
+    adding.get_by_label("Login w systemie logowania urzędu").fill("a.mazur")
+    adding.get_by_label("Imię i nazwisko").fill("Agnieszka Mazur")
+    adding.get_by_label("Komórka").select_option("MZDiI")
+    adding.get_by_label("Pracownik merytoryczny").check()
+    adding.get_by_role("button", name="Dodaj pracownika").click()
+    assert admin.get_by_role("status").inner_text().startswith("Dodano pracownika Agnieszka Mazur (a.mazur).")
+    agnieszka = admin.locator("form", has=admin.get_by_role("heading", name=re.compile("^Agnieszka Mazur")))
+    assert "jeszcze się nie logował" in agnieszka.inner_text()
     audit.check(admin)
     marek = admin.locator("form", has=admin.get_by_role("heading", name=re.compile("^Marek Wójcik")))
     marek.get_by_label("Kierownik komórki").check()
