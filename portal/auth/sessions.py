@@ -16,6 +16,7 @@ PostgreSQL behave alike and Flask's test client (`session_transaction`) works as
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import time
@@ -28,10 +29,13 @@ from flask import Flask, Request, Response, has_app_context, session
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.auth.models import WebSession
 from portal.db_types import utcnow
 from portal.extensions import db
+
+log = logging.getLogger(__name__)
 
 # Last activity is written back at most this often; the idle limit is counted generously by as much,
 # so a session never ends before the time the page's warning announced.
@@ -99,18 +103,30 @@ class ServerSession(SessionMixin):
         self.extend = False  # write the activity back now (the "extend session" button)
         self.modified = False
         self.accessed = False
+        self.unreadable = False  # the database could not be asked: nothing is saved for this request
         self.new = token is None
 
     # -- the mapping ---------------------------------------------------------------------------------
     def _loaded(self) -> dict[str, Any]:
         if self._data is None:
-            self._data = {}
+            data: dict[str, Any] = {}
             if self._token:
-                if has_app_context():
-                    self._read()
-                else:  # the test client's session_transaction() reads outside any request
-                    with self._app.app_context():
-                        self._read()
+                try:
+                    if has_app_context():
+                        data = self._read()
+                    else:  # the test client's session_transaction() reads outside any request
+                        with self._app.app_context():
+                            data = self._read()
+                except SQLAlchemyError as exc:
+                    # The database is down: the request fails as any that needs it (the 503 page), and
+                    # for the rest of it — that page included — the session is empty and nothing is written
+                    # back, so the stored session and the cookie that opens it outlive the outage.
+                    db.session.rollback()
+                    log.warning("session not read, the database is unavailable: %s", type(exc).__name__)
+                    self.unreadable = True
+                    self._data = {}
+                    raise
+            self._data = data
         self.accessed = True
         return self._data
 
@@ -138,7 +154,7 @@ class ServerSession(SessionMixin):
         return f"<ServerSession row={self.row_id} keys={sorted(self._data or {})}>"
 
     # -- the row -------------------------------------------------------------------------------------
-    def _read(self) -> None:
+    def _read(self) -> dict[str, Any]:
         assert self._token is not None
         table = WebSession.__table__
         row = db.session.execute(
@@ -147,7 +163,7 @@ class ServerSession(SessionMixin):
         ).first()
         if row is None:  # logged out, ended from elsewhere, purged — or never issued by us
             self.stale_cookie = True
-            return
+            return {}
         self.row_id, self.created_at, self.seen_at = row.id, row.created_at, row.seen_at
         data = _serializer.loads(row.data)
         if any(data.get(k) for k in IDENTITY):
@@ -159,7 +175,7 @@ class ServerSession(SessionMixin):
                 data = {k: data[k] for k in ("lang", "csrf_token") if k in data}
                 data["expired"] = reason
                 self.renewing = self.modified = True
-        self._data = data
+        return data
 
     def signed_in(self) -> bool:
         return any(self._loaded().get(k) for k in IDENTITY)
@@ -179,8 +195,8 @@ class DatabaseSessionInterface(SessionInterface):
         if session.accessed:
             response.vary.add("Cookie")
         data = session._data
-        if data is None:
-            return  # never read: nothing can have changed
+        if data is None or session.unreadable:
+            return  # never read (nothing can have changed), or not readable (nothing may be overwritten)
         now = utcnow()
         if not data:
             if session.row_id is not None:
@@ -197,8 +213,8 @@ class DatabaseSessionInterface(SessionInterface):
                 token_hash=_hash(token), data=_serializer.dumps(data), created_at=now, seen_at=now,
                 purge_after=_purge_after(app, data, now, now), browser=browser_summary(_user_agent()),
                 **{k: data.get(k) or None for k in IDENTITY}))
-            _write(*statements, purge=True)
-            self._set_cookie(app, session, response, token)
+            if _write(*statements, purge=True):
+                self._set_cookie(app, session, response, token)
             return
         assert session.created_at is not None and session.seen_at is not None
         signed_in = any(data.get(k) for k in IDENTITY)
@@ -232,15 +248,22 @@ def _purge_after(app: Flask, data: dict[str, Any], created_at: datetime, seen_at
     return seen_at + _limits(app)[1]  # a visitor's language and CSRF token: half a day after the last use
 
 
-def _write(*statements: Any, purge: bool = False) -> None:
+def _write(*statements: Any, purge: bool = False) -> bool:
     """Write the session in a transaction of its own. The response is made, so whatever the view left
     uncommitted is rolled back first — as the end of the request would do — and never committed here."""
     db.session.rollback()
-    for statement in statements:
-        db.session.execute(statement)
-    if purge:
-        _purge_now_and_then()
-    db.session.commit()
+    try:
+        for statement in statements:
+            db.session.execute(statement)
+        if purge:
+            _purge_now_and_then()
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        # The response is ready and says what happened; a session not saved costs at most a sign-in.
+        db.session.rollback()
+        log.warning("session not saved, the database is unavailable: %s", type(exc).__name__)
+        return False
+    return True
 
 
 def _purge_now_and_then() -> None:

@@ -14,7 +14,7 @@ from portal.forms.document import DocumentInvalid
 from portal.forms.models import Draft
 from portal.inbox import service as inbox
 from portal.inbox import spool
-from portal.signing import service
+from portal.signing import service, verify
 from portal.signing.tpsigning import SigningServiceError
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,9 @@ def qualified(draft_id: str) -> Any:
         return _choose_page(draft, "too_large"), 400
     if draft.document is None:
         return _choose_page(draft, "not_downloaded"), 400
-    verdict = service.check(draft, signed)
+    verdict = _check_or_keep(draft, signed)
+    if not isinstance(verdict, verify.Verdict):
+        return verdict
     if not verdict.valid:
         return _choose_page(draft, "invalid", verdict), 422
     return _file(draft, signed, verdict)
@@ -158,10 +160,25 @@ def returned(draft_id: str) -> Any:
     return _file(draft, signed)
 
 
+def _check_or_keep(draft: Draft, signed: bytes) -> Any:
+    """The verdict; or, when the database fails during the check (it reads the resident's PESEL and records
+    the verdict), the signed bytes kept for a retry and the "try again" page — never signing again."""
+    draft_id = draft.id
+    try:
+        return service.check(draft, signed)
+    except OperationalError as exc:
+        db.session.rollback()
+        log.warning("could not verify the signed document of draft %s, kept for a retry: %s", draft_id, exc)
+        spool.keep(draft_id, signed)
+        return render_template("signing/problem.html", draft=draft, problem="inbox_down"), 503
+
+
 def _file(draft: Draft, signed: bytes, verdict: Any = None) -> Any:
     """Verify (unless done) and accept; if storing fails, keep the signed bytes so the resident retries
     without signing again."""
-    verdict = verdict or service.check(draft, signed)
+    verdict = verdict or _check_or_keep(draft, signed)
+    if not isinstance(verdict, verify.Verdict):
+        return verdict  # the database failed: the bytes are kept, the page says so
     if not verdict.valid:
         return render_template("signing/problem.html", draft=draft, problem="invalid", verdict=verdict), 422
     draft_id = draft.id

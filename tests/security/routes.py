@@ -74,6 +74,7 @@ ROUTES: dict[str, Route] = {
     # resident A's own session, listed on "Moje konto": only A may end it (it is A's only one: tried last)
     "auth.end_session": _(RESIDENT_OWN, lambda w: f"/konto/sesje/{w.session_id}/zakoncz", last=True),
     "forms.start": _(RESIDENT, lambda w: "/uslugi/pismo-ogolne/rozpocznij"),
+    "forms.open_drafts": _(RESIDENT, lambda w: "/uslugi/pismo-ogolne/rozpoczete"),
     # resident A's draft
     "forms.step": _(RESIDENT_OWN, lambda w: f"/wnioski/{w.draft_id}/krok/pismo"),
     "forms.review": _(RESIDENT_OWN, lambda w: f"/wnioski/{w.draft_id}/podsumowanie"),

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
 from flask import Flask
+from flask import request as flask_request
 from flask.testing import FlaskClient
 from lxml import html
 from sqlalchemy import event, func, select
@@ -378,3 +379,49 @@ def test_a_session_issued_without_a_browser_works_like_a_login(app: Flask) -> No
         value = sessions.issue({"resident_id": resident_id, "login_at": "2026-12-01T10:00:00+00:00"})
         db.session.remove()
     assert holding(app, value).get("/moje-sprawy").status_code == 200
+
+
+def test_a_session_the_database_could_not_read_is_never_overwritten(app: Flask, monkeypatch: Any) -> None:
+    """A database blip while the session is read, and something stored in it later in the same request (the
+    language, a CSRF token) once the database answers again: the empty stand-in used to be saved as a fresh
+    session with a new cookie, signing the resident out. Now the request that could not read its session
+    writes nothing back, and the page the blip caused is the outage page."""
+    from sqlalchemy.exc import OperationalError
+
+    client = app.test_client()
+    login_resident(client, JAN)
+    name = app.config["SESSION_COOKIE_NAME"]
+    cookie = client.get_cookie(name).value
+    rows = _count_rows(app)
+    read = sessions.ServerSession._read
+
+    def blip(self: sessions.ServerSession) -> Any:
+        monkeypatch.setattr(sessions.ServerSession, "_read", read)  # once only: the database is back at once
+        raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(sessions.ServerSession, "_read", blip)
+    interface = app.session_interface
+    with app.test_request_context("/uslugi?lang=en", headers={"Cookie": f"{name}={cookie}"}):
+        stand_in = interface.open_session(app, flask_request)
+        try:
+            stand_in["lang"]
+        except KeyError:
+            raise AssertionError("the read should have failed") from None
+        except OperationalError:
+            pass
+        stand_in["lang"] = "en"  # e.g. the language switch, after the database answered again
+        response = app.response_class("")
+        interface.save_session(app, stand_in, response)
+        assert "Set-Cookie" not in response.headers
+    assert _count_rows(app) == rows
+    assert client.get_cookie(name).value == cookie
+    assert client.get("/moje-sprawy").status_code == 200  # still signed in
+
+    monkeypatch.setattr(sessions.ServerSession, "_read", blip)
+    assert client.get("/moje-sprawy").status_code == 503  # through the app: the outage page, not a sign-in
+    assert client.get("/moje-sprawy").status_code == 200
+
+
+def _count_rows(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).select_from(WebSession)) or 0)

@@ -112,3 +112,31 @@ def test_a_trusted_list_that_is_altered_or_signed_by_a_stranger_is_refused(other
             raise AssertionError("a list by an unpinned signer was accepted")
         except trust.TrustListRefused as refusal:
             assert "PORTAL_TSL_SIGNERS" in str(refusal)
+
+
+def test_a_database_failure_while_checking_keeps_the_signed_document(app: Flask, client: FlaskClient, catalog: None,
+                                                                    pki: Path, monkeypatch: Any) -> None:
+    """The database fails while the signature is checked (the check reads the resident's PESEL and records its
+    verdict): the signed file is kept for "try again" instead of lost, so the resident never signs twice."""
+    from sqlalchemy.exc import OperationalError
+
+    from portal.inbox import spool
+    from portal.signing import service
+
+    login_resident(client)
+    draft_id = start_letter(client)
+    signed = sign_as(pki, "80010112357", client.get(f"/wnioski/{draft_id}/podpis/dokument.xml").data)
+    checked = service.check
+
+    def database_gone(*args: Any) -> Any:
+        raise OperationalError("SELECT", {}, Exception("the database system is shutting down"))
+
+    monkeypatch.setattr(service, "check", database_gone)
+    answer = upload(client, draft_id, signed)
+    assert answer.status_code == 503 and "Spróbuj ponownie" in answer.get_data(as_text=True)
+    with app.app_context():
+        assert spool.waiting(draft_id) == signed
+    monkeypatch.setattr(service, "check", checked)
+    retried = client.post(f"/wnioski/{draft_id}/podpis/ponow",
+                          data={"csrf_token": csrf_token(client, f"/wnioski/{draft_id}/podpis")})
+    assert retried.status_code == 302 and "zlozono=1" in retried.headers["Location"]
