@@ -58,7 +58,8 @@ def login_clerk(client: FlaskClient, username: str = "k.zielinska") -> None:
 def start_letter(client: FlaskClient, answers: dict[str, str] | None = None) -> str:
     """Start the general letter and answer its step; returns the draft id."""
     token = csrf_token(client, "/uslugi/pismo-ogolne")
-    started = client.post("/uslugi/pismo-ogolne/rozpocznij", data={"csrf_token": token})
+    # "nowy": the button that starts another letter even when one is open (else the resume page is shown)
+    started = client.post("/uslugi/pismo-ogolne/rozpocznij", data={"csrf_token": token, "nowy": "1"})
     assert started.status_code == 302
     step = started.headers["Location"]
     draft_id = step.split("/wnioski/")[1].split("/")[0]

@@ -8,6 +8,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from portal.forms import flow
+from portal.forms.definitions import ServiceDefinition
+
 NBSP = "\u00a0"  # "96,00 zł" never breaks between the figure and the currency
 
 
@@ -69,3 +72,31 @@ def answer(spec: Any, value: Any, lang: str) -> str:
             return amount(value, lang, spec.currency)
         return number(value, lang)
     return str(value)
+
+
+SUBJECT_LENGTH = 80
+TITLE_FIELD = "tytul"  # the general letter's "Tytuł pisma" (and any service with a title of its own)
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= SUBJECT_LENGTH else text[:SUBJECT_LENGTH - 1].rstrip() + "…"
+
+
+def subject(definition: ServiceDefinition, values: dict[str, Any] | None, lang: str) -> str | None:
+    """What tells one draft of a service from another: its title, else the first answer the resident typed
+    (not one filled in from the login), else the first choice made; None while nothing is answered."""
+    values = values or {}
+    shown = [f for f in definition.fields
+             if not f.compute and not f.is_group and f.type != "checkbox" and flow.field_visible(f, values)
+             and any(f in s.fields and flow.step_visible(s, values) for s in definition.steps)]
+    answered = [f for f in shown if isinstance(values.get(f.id), str) and values[f.id].strip()]
+    typed = [f for f in answered if f.type in ("text", "textarea") and not f.prefill]
+    title = next((f for f in typed if f.id == TITLE_FIELD), None)
+    if title or typed:
+        return _short(values[(title or typed[0]).id])
+    chosen = next((f for f in answered if f.type in ("choice", "select")), None)
+    if chosen is not None:
+        label = next((c.label for c in chosen.choices if c.value == values[chosen.id]), None)
+        return _short(label.get(lang) or label["pl"]) if label else None
+    return None

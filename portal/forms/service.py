@@ -316,6 +316,11 @@ def remind_and_purge(now: datetime | None = None) -> RetentionReport:
     return report
 
 
+def open_drafts(resident: Resident, slug: str) -> list[Draft]:
+    """The resident's unfinished drafts of one service (any version of it), newest first."""
+    return [d for d in drafts_of(resident) if d.eservice.slug == slug]
+
+
 def drafts_of(resident: Resident) -> list[Draft]:
     """The resident's unfinished drafts, newest first, with their services in one more query (the case list
     shows each draft's service: loaded one by one, that was a query per service). The prepared document's

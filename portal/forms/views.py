@@ -19,6 +19,12 @@ def _shown_as(value: Any, spec: Any) -> str:
     return display.answer(spec, value, wtf.lang())
 
 
+@bp.app_template_global("draft_subject")
+def _draft_subject(draft: Draft) -> str | None:
+    """What tells a draft from the resident's other drafts of the same service (portal/forms/display.py)."""
+    return display.subject(service.definition_of(draft.eservice), draft.values, wtf.lang())
+
+
 @on_session_expiry
 def _keep_posted_answers(resident_id: int) -> None:
     """The session ended while a step was being posted: store what was sent, unchecked, in the draft."""
@@ -85,9 +91,23 @@ def start(slug: str) -> Any:
     found = service.find(slug)
     if found is None:
         abort(404)
+    if request.form.get("nowy") is None and service.open_drafts(current_resident(), slug):  # type: ignore[arg-type]
+        # A draft of this service is open already: offer to resume it before starting one more.
+        return redirect(url_for("forms.open_drafts", slug=slug), 303)
     draft = service.start_draft(current_resident(), found[0])  # type: ignore[arg-type]
     first = flow.step_ids(service.definition_of(draft.eservice), draft.values or {})[0]
     return redirect(url_for("forms.step", draft_id=draft.id, step_id=first))
+
+
+@bp.get("/uslugi/<slug>/rozpoczete")
+@resident_required
+def open_drafts(slug: str) -> Any:
+    """The resident's open drafts of a service, each with its subject and last change: resume one, or start anew."""
+    found = service.find(slug)
+    if found is None:
+        abort(404)
+    return render_template("forms/resume.html", definition=found[1],
+                           drafts=service.open_drafts(current_resident(), slug))  # type: ignore[arg-type]
 
 
 @bp.route("/wnioski/<draft_id>/krok/<step_id>", methods=["GET", "POST"])

@@ -4,13 +4,14 @@ of language."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from tests.browser import AccessibilityAudit, sign_in_on_sandbox
+from tests.browser import AccessibilityAudit, guide_screenshot, sign_in_on_sandbox
 from tests.browser_e2e.filler import FormFiller
 
 pytestmark = pytest.mark.browser
@@ -102,5 +103,48 @@ def test_the_waste_fee_is_shown_as_soon_as_its_inputs_are_known(app: Flask, cata
     assert summary_answer(page, "Miesięczna opłata — obliczona") == "1 200,00 zł"  # the server's figure
     arose = date.fromisoformat(filler.answers["data_obowiazku"])
     assert summary_answer(page, "Data powstania obowiązku albo zmiany") == arose.strftime("%d.%m.%Y")
+    audit.check(page)
+    audit.assert_clean()
+
+
+def test_starting_again_offers_the_open_draft(app: Flask, catalog: None, live_portal: str, page: Any) -> None:
+    audit = AccessibilityAudit()
+    start(page, live_portal, "pismo-ogolne")
+    page.wait_for_url("**/krok/pismo")
+    page.get_by_label("Wniosek", exact=True).check()
+    page.get_by_label("Tytuł pisma").fill("Naprawa chodnika przy ul. Słowiańskiej")
+    page.get_by_label("Treść pisma").fill("Proszę o naprawę chodnika.")
+    page.get_by_role("button", name="Dalej", exact=True).click()
+    page.wait_for_url("**/krok/zalaczniki")  # the letter step saved; the resident leaves it there
+    page.goto(f"{live_portal}/uslugi/pismo-ogolne")
+    page.get_by_role("button", name="Rozpocznij").click()
+    page.wait_for_url("**/uslugi/pismo-ogolne/rozpoczete")
+    assert page.get_by_role("heading", name="Masz już rozpoczęty wniosek", level=1).is_visible()
+    row = page.get_by_role("row", name=re.compile("Naprawa chodnika przy ul. Słowiańskiej"))
+    assert re.search(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d", row.inner_text())
+    audit.check(page)
+    guide_screenshot(page, "rozpoczete-wnioski")
+    page.get_by_role("button", name="Rozpocznij nowy wniosek").click()
+    page.wait_for_url("**/krok/pismo")
+    assert page.get_by_label("Tytuł pisma").input_value() == ""
+    page.get_by_label("Skarga", exact=True).check()
+    page.get_by_label("Tytuł pisma").fill("Wycinka topoli na podwórku")
+    page.get_by_label("Treść pisma").fill("Skarga na wycinkę.")
+    page.get_by_role("button", name="Dalej", exact=True).click()
+    page.wait_for_url("**/krok/zalaczniki")
+
+    page.goto(f"{live_portal}/uslugi/pismo-ogolne")
+    page.get_by_role("button", name="Rozpocznij").click()
+    assert page.get_by_role("heading", name="Masz już rozpoczęte wnioski", level=1).is_visible()
+    page.get_by_role("link", name="Dokończ „Naprawa chodnika przy ul. Słowiańskiej”").click()
+    page.wait_for_url("**/podsumowanie")  # nothing left that must be answered: the summary
+    assert "Proszę o naprawę chodnika." in page.inner_text("main")
+
+    page.get_by_role("navigation", name="Menu główne").get_by_role("link", name="Moje sprawy").click()
+    drafts = page.locator("main ul.service-list")
+    assert drafts.get_by_role("link", name="Pismo ogólne do urzędu: „Naprawa chodnika przy ul. Słowiańskiej”")\
+        .is_visible()
+    assert drafts.get_by_role("link", name="Pismo ogólne do urzędu: „Wycinka topoli na podwórku”").is_visible()
+    assert drafts.inner_text().count("Ostatnia zmiana:") == 2
     audit.check(page)
     audit.assert_clean()

@@ -144,7 +144,8 @@ def fill_in(client: FlaskClient, app: Flask, slug: str, answers: dict[str, Any],
     """Start the service and answer every visible step over HTTP, attaching `files` on the attachments step.
 
     Returns the first step that refused its answers (400), or the redirect to the summary."""
-    response = client.post(f"/uslugi/{slug}/rozpocznij", data={"csrf_token": csrf_token(client, f"/uslugi/{slug}")})
+    response = client.post(f"/uslugi/{slug}/rozpocznij", data={"csrf_token": csrf_token(client, f"/uslugi/{slug}"),
+                                                               "nowy": "1"})  # another, even with one open
     with app.app_context():
         definition = service.definition_of(_eservice(slug))
     for _ in range(12):

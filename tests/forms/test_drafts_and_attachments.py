@@ -19,7 +19,8 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 200
 
 
 def start(client: FlaskClient, slug: str) -> str:
-    answer = client.post(f"/uslugi/{slug}/rozpocznij", data={"csrf_token": csrf_token(client, f"/uslugi/{slug}")})
+    answer = client.post(f"/uslugi/{slug}/rozpocznij", data={"csrf_token": csrf_token(client, f"/uslugi/{slug}"),
+                                                             "nowy": "1"})
     return local(answer.headers["Location"])
 
 
