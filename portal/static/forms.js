@@ -83,3 +83,20 @@
     update();
   });
 })();
+// Changing the language on a step keeps what has been typed: the step is saved first, unchecked, through
+// the same address the session time-out uses (data-autosave), then the page is shown in the other
+// language. Without JavaScript the switch is a plain link and only answers sent with "Dalej" are kept.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-autosave]");
+  if (!form || !window.fetch) { return; }
+  document.querySelectorAll(".header__lang a").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) { return; }
+      event.preventDefault();
+      var go = function () { window.location.assign(link.href); };
+      fetch(form.getAttribute("data-autosave"), { method: "POST", body: new FormData(form), credentials: "same-origin" })
+        .then(go, go);
+    });
+  });
+})();

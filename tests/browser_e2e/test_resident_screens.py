@@ -148,3 +148,37 @@ def test_starting_again_offers_the_open_draft(app: Flask, catalog: None, live_po
     assert drafts.inner_text().count("Ostatnia zmiana:") == 2
     audit.check(page)
     audit.assert_clean()
+
+
+def test_switching_the_language_keeps_the_answers_typed(app: Flask, catalog: None, live_portal: str,
+                                                        page: Any) -> None:
+    audit = AccessibilityAudit()
+    start(page, live_portal, "pismo-ogolne")
+    page.wait_for_url("**/krok/pismo")
+    page.get_by_label("Skarga", exact=True).check()
+    page.get_by_label("Tytuł pisma").fill("Hałas z budowy nocą")
+    page.get_by_label("Treść pisma").fill("Pisane, ale jeszcze niewysłane.")
+    page.get_by_role("link", name="English").click()
+    page.wait_for_url("**lang=en")
+    assert page.get_by_role("heading", name="Your letter", level=1).is_visible()
+    assert page.get_by_label("Subject").input_value() == "Hałas z budowy nocą"
+    assert page.get_by_label("Text of the letter").input_value() == "Pisane, ale jeszcze niewysłane."
+    assert page.get_by_label("Complaint", exact=True).is_checked()
+    audit.check(page)
+    page.get_by_label("Subject").fill("Hałas z budowy w nocy")
+    page.get_by_role("link", name="Polski").click()
+    page.wait_for_url("**lang=pl")
+    assert page.get_by_label("Tytuł pisma").input_value() == "Hałas z budowy w nocy"
+
+    # The waste fee's step in English: the preview in English too.
+    start(page, live_portal, "deklaracja-odpady", signed_in=True)
+    filler = FormFiller("deklaracja-odpady")
+    walk_to(page, filler, "oplata")
+    page.get_by_label("Liczba osób zamieszkujących nieruchomość").fill("2")
+    page.get_by_role("link", name="English").click()
+    page.wait_for_url("**lang=en")
+    assert page.get_by_label("Number of people living at the property").input_value() == "2"
+    assert fee(page) == "PLN 64.00"
+    audit.check(page)
+    page.get_by_role("link", name="Polski").click()
+    audit.assert_clean()
