@@ -293,7 +293,7 @@ def test_an_overdue_case_and_the_ponaglenie(app: Flask, catalog: None, live_port
     assert fact(page, "Dotyczy sprawy") == "OR.0152.4.2026"
     audit.check(page)
     page.get_by_role("link", name="Moje sprawy").click()
-    assert "dotyczy sprawy OR.0152.4.2026" in page.inner_text("main")  # a ponaglenie, not a supplement
+    assert "Dotyczy sprawy OR.0152.4.2026" in page.inner_text("main")  # a ponaglenie, not a supplement
     page.goto(f"{live_portal}/moje-sprawy/{submission_id}")
     assert page.get_by_role("button", name="Złóż ponaglenie").is_visible()  # the office is still late
     audit.check(page)

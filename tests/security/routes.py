@@ -36,6 +36,7 @@ def _(kind: str, path: Callable[[World], str], ok: set[int] | None = None, last:
 ROUTES: dict[str, Route] = {
     # pages anyone may read
     "forms.home": _(PUBLIC, lambda w: "/"),
+    "pages.favicon": _(PUBLIC, lambda w: "/favicon.ico"),
     "forms.catalog": _(PUBLIC, lambda w: "/uslugi"),
     "forms.service_page": _(PUBLIC, lambda w: "/uslugi/pismo-ogolne"),
     "pages.accessibility": _(PUBLIC, lambda w: "/deklaracja-dostepnosci"),

@@ -171,7 +171,7 @@ def test_the_case_list_comes_in_pages_newest_first(app: Flask, catalog: None, pk
     first = client.get("/moje-sprawy").get_data(as_text=True)
     assert "Strona 1 z 2 (złożonych pism: 4)" in first and 'rel="next"' in first and 'rel="prev"' not in first
     assert newest[1] in first and newer[1] not in first and oldest[1] not in first
-    assert "dotyczy sprawy OR.0152.7.2026" in first, "the answered case is named though it is on page 2"
+    assert "Dotyczy sprawy OR.0152.7.2026" in first, "the answered case is named though it is on page 2"
     second = client.get("/moje-sprawy?strona=2").get_data(as_text=True)
     assert newer[1] in second and oldest[1] in second and newest[1] not in second and 'rel="prev"' in second
     beyond = client.get("/moje-sprawy?strona=99").get_data(as_text=True)
