@@ -223,8 +223,13 @@ def trust_import(source: str) -> None:
 
     from portal.signing import trust
 
-    if source.startswith(("http://", "https://")):
-        data = requests.get(source, timeout=30).content
+    if source.startswith("http://"):
+        raise click.ClickException("a trusted list is fetched over https only (or give a file)")
+    if source.startswith("https://"):
+        answer = requests.get(source, timeout=30, allow_redirects=False)
+        if answer.status_code != 200:
+            raise click.ClickException(f"{source} answered {answer.status_code} (redirects are not followed)")
+        data = answer.content
     else:
         data = Path(source).read_bytes()
     try:

@@ -35,7 +35,7 @@ def build(pki: Path) -> bytes:
                          "TSLTag": "http://uri.etsi.org/19612/TSLTag"}, nsmap={"tsl": TSL})
     scheme = _el(root, "SchemeInformation")
     _el(scheme, "TSLVersionIdentifier", "5")
-    _el(scheme, "TSLSequenceNumber", str(int(now.timestamp()) // 86400))
+    _el(scheme, "TSLSequenceNumber", str(int(now.timestamp())))  # every list served is a newer one
     _el(scheme, "TSLType", "http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUgeneric")
     _name(scheme, "SchemeOperatorName", "Okienko Sandbox — operator listy zaufanej")
     _el(scheme, "SchemeTerritory", "PL")

@@ -28,7 +28,7 @@ class ReceiptCheck:
     receipt_id: str | None
     filed_at: str | None
     document_sha256: str | None
-    sealed_by: str | None  # who sealed it, whether or not that is the office
+    sealed_by: str | None  # the certificate the seal carries, the office's or not (verified only if the office's)
     timestamp: str | None
     kind: str | None = None  # "UPO" (a receipt of filing) or "UPD" (of a letter's delivery)
     sealed_by_office: bool = False
@@ -48,8 +48,8 @@ class Issuer:
 
 NOT_COVERED = ("To nie jest dokument, który to poświadczenie obejmuje.",
                "The document is not the one this receipt covers.")
-NOT_SEALED_BY = ("Poświadczenia nie opatrzył pieczęcią {office}: opieczętował je {sealer}.",
-                 "The receipt is not sealed by {office}: it was sealed by {sealer}.")
+NOT_SEALED_BY = ("Poświadczenia nie opatrzył pieczęcią {office}: nosi podpis lub pieczęć {sealer}.",
+                 "The receipt is not sealed by {office}: it bears the signature or seal of {sealer}.")
 NOT_A_RECEIPT = ("To nie jest poświadczenie (UPO ani UPD).", "This is not a receipt (neither UPO nor UPD).")
 MAX_RECEIPT_BYTES = 256 * 1024  # a UPO is a few kilobytes; anything larger is refused unread
 
@@ -61,14 +61,17 @@ def check(receipt: bytes, policy: verify.Policy, issuer: Issuer, document: bytes
     make a valid signature — is no receipt of this office's.
     The reasons are in `lang` (`pl` or `en`): the public page speaks the visitor's language, the API English."""
     index = 0 if lang == "pl" else 1
-    verdict = verify.verify(receipt, replace(policy, max_bytes=min(policy.max_bytes, MAX_RECEIPT_BYTES)),
-                            require_person=False)
-    reasons = verdict.messages(lang)
+    # Only the office's seal certificates are worth verifying: anyone else's file is refused once its
+    # certificate is read, before any cryptography — the public check costs an attacker's file nothing.
+    verdict = verify.verify(receipt, replace(policy, max_bytes=min(policy.max_bytes, MAX_RECEIPT_BYTES),
+                                             signers=issuer.seals), require_person=False)
     sealer = verdict.certificate or {}
-    by_office = verdict.valid and any(hashlib.sha256(der).hexdigest() == sealer.get("sha256") for der in issuer.seals)
+    by_office = verdict.valid
     facts = upo.ReceiptFacts(None, None, None, None)
-    if verdict.valid and not by_office:
-        reasons.append(NOT_SEALED_BY[index].format(office=issuer.name, sealer=sealer.get("subject", "?")))
+    if verdict.reasons == ["not_the_expected_signer"]:
+        reasons = [NOT_SEALED_BY[index].format(office=issuer.name, sealer=sealer.get("subject", "?"))]
+    else:
+        reasons = verdict.messages(lang)
     if by_office:
         facts = upo.read(xmlsafe.parse(receipt))
         if facts.kind is None or facts.document_sha256 is None:
@@ -85,7 +88,7 @@ def check(receipt: bytes, policy: verify.Policy, issuer: Issuer, document: bytes
         receipt_id=facts.receipt_id,
         filed_at=facts.filed_at,
         document_sha256=facts.document_sha256.hex() if facts.document_sha256 else None,
-        sealed_by=sealer.get("subject") if verdict.valid else None,
+        sealed_by=sealer.get("subject"),
         timestamp=verdict.timestamp,
         kind=facts.kind,
         sealed_by_office=by_office,

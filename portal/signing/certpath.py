@@ -3,7 +3,7 @@
 Two rules keep a verification from being a way to make the portal reach out to the network:
 
 - nothing is fetched for a certificate that does not already lead to a trust anchor with the
-  certificates at hand (`leads_to_anchor`, which never fetches, runs first);
+  certificates at hand (`path_to_anchor`, which never fetches, runs first);
 - what is fetched afterwards (CRLs, OCSP answers, issuer certificates) comes only from hosts the
   trusted list or the configuration names, with short time-outs and a bound on the number of
   requests per verification (`Fetching`).
@@ -23,6 +23,9 @@ from urllib.parse import urlsplit
 
 import requests
 from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import (
     InvalidCertificateError,
@@ -159,13 +162,18 @@ class _Issuers(_Guarded, RequestsCertificateFetcher):
     pass
 
 
-def fetchers(fetching: Fetching) -> Fetchers:
-    """Fresh fetchers for one verification: their budget is this verification's alone."""
-    budget = FetchBudget(FetchLimits(max_requests=fetching.max_requests, max_cert_requests=2,
-                                     max_aia_urls_per_object=2))
+def budget(fetching: Fetching) -> FetchBudget:
+    """The requests one verification may make, shared by all its signatures."""
+    return FetchBudget(FetchLimits(max_requests=fetching.max_requests, max_cert_requests=2,
+                                   max_aia_urls_per_object=2))
+
+
+def fetchers(fetching: Fetching, shared: FetchBudget | None = None) -> Fetchers:
+    """Fresh fetchers for one verification, spending `shared` (or a budget of their own)."""
+    spent = shared or budget(fetching)
     made = []
     for kind in (_OCSP, _CRLs, _Issuers):
-        fetcher = kind(per_request_timeout=fetching.timeout_seconds, budget=budget)
+        fetcher = kind(per_request_timeout=fetching.timeout_seconds, budget=spent)
         fetcher.allowed = fetching.hosts
         made.append(fetcher)
     return Fetchers(ocsp_fetcher=made[0], crl_fetcher=made[1], cert_fetcher=made[2])
@@ -186,24 +194,55 @@ def _loaded(ders: Iterable[bytes]) -> list[asn1_x509.Certificate]:
     return [asn1_x509.Certificate.load(der) for der in ders]
 
 
-def leads_to_anchor(chain: list[bytes], anchors: Iterable[bytes]) -> bool:
-    """Does the end-entity certificate (chain[0]) lead to an anchor with the certificates at hand?
+MAX_PATH_LENGTH = 6  # certificates from the signer to an anchor: qualified providers need two or three
 
-    Nothing is fetched and no validity period or revocation is looked at: this only says whether
-    the rest of the work (digests, canonicalisation, revocation) is worth doing at all.
+
+def path_to_anchor(chain: list[bytes], anchors: Iterable[bytes]) -> list[bytes] | None:
+    """The certificates from the signer's (chain[0]) up to, not including, an anchor — or None when the
+    certificates at hand lead to no anchor.
+
+    A walk from issuer to issuer, each link's signature checked: a certificate that merely names a trusted
+    CA as its issuer, signed by any key, leads nowhere. Nothing is fetched and no validity period or
+    revocation is looked at: this says whether the rest of the work (digests, canonicalisation,
+    revocation) is worth doing at all, and which certificates the full validation is given. Bounded whatever
+    the input: each certificate is tried as a link at most once, so many certificates with one name cost a
+    handful of signature checks, not a search over their orderings.
     """
-    loaded = _loaded(chain)
-    context = ValidationContext(trust_roots=_loaded(anchors), other_certs=loaded[1:], allow_fetching=False,
-                                revocation_mode="soft-fail")
     try:
-        paths = run_coroutine(context.path_builder.async_build_paths(loaded[0]))
-    except PathBuildingError:
-        return False
-    return bool(paths)
+        certs = [x509.load_der_x509_certificate(der) for der in chain]
+        roots = [x509.load_der_x509_certificate(der) for der in anchors]
+    except ValueError:
+        return None
+    root_ders = {root.public_bytes(serialization.Encoding.DER) for root in roots}
+    current, path, tried = certs[0], [chain[0]], set()
+    for _ in range(MAX_PATH_LENGTH):
+        if current.public_bytes(serialization.Encoding.DER) in root_ders:
+            return path  # the signer's certificate is itself an anchor (an administrator's pin)
+        issuer = None
+        for candidate in [*roots, *certs[1:]]:
+            der = candidate.public_bytes(serialization.Encoding.DER)
+            if der in tried or candidate.subject != current.issuer:
+                continue
+            tried.add(der)
+            try:
+                current.verify_directly_issued_by(candidate)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            issuer = candidate
+            break
+        if issuer is None:
+            return None
+        der = issuer.public_bytes(serialization.Encoding.DER)
+        if der in root_ders:
+            return path
+        path.append(der)
+        current = issuer
+    return None
 
 
 def context(anchors: Iterable[bytes], revocation_mode: str, fetching: Fetching, *,
-            moment: datetime | None = None, other_certs: Iterable[bytes] = ()) -> ValidationContext:
+            moment: datetime | None = None, other_certs: Iterable[bytes] = (),
+            shared: FetchBudget | None = None) -> ValidationContext:
     """A validation context whose fetching obeys `fetching` (`offline`: nothing at all)."""
     offline = revocation_mode == "offline"
     return ValidationContext(
@@ -211,16 +250,16 @@ def context(anchors: Iterable[bytes], revocation_mode: str, fetching: Fetching, 
         other_certs=_loaded(other_certs),
         allow_fetching=not offline,
         revocation_mode="soft-fail" if offline else revocation_mode,
-        fetchers=None if offline else fetchers(fetching),
+        fetchers=None if offline else fetchers(fetching, shared),
         moment=moment,
     )
 
 
 def validate(chain: list[bytes], anchors: Iterable[bytes], revocation_mode: str, fetching: Fetching,
-             moment: datetime | None = None) -> list[str]:
+             moment: datetime | None = None, shared: FetchBudget | None = None) -> list[str]:
     """The validated path's subjects, anchor first; raises PathRefused with the reason otherwise."""
     loaded = _loaded(chain)
-    validation = context(anchors, revocation_mode, fetching, moment=moment)
+    validation = context(anchors, revocation_mode, fetching, moment=moment, shared=shared)
     validator = CertificateValidator(loaded[0], intermediate_certs=loaded[1:], validation_context=validation)
     try:
         # Qualified certificates often carry only nonRepudiation: no key usage is demanded here.

@@ -35,3 +35,13 @@ class OfficeSealCertificate(db.Model):  # type: ignore[name-defined]
     subject: Mapped[str] = mapped_column(String(500))
     pem: Mapped[str] = mapped_column(Text)
     first_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TrustedListImport(db.Model):  # type: ignore[name-defined]
+    """The newest trusted list imported per territory: an older one (a replay) is refused."""
+
+    __tablename__ = "trusted_list_import"
+
+    territory: Mapped[str] = mapped_column(String(10), primary_key=True)
+    sequence: Mapped[int]
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

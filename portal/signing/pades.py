@@ -69,7 +69,7 @@ def verify_pdf(data: bytes, policy: Any) -> dict[str, Any]:
     except (ValueError, KeyError) as exc:
         verdict["reasons"] = [f"the signature cannot be validated: {exc}"]
         return verdict
-    if not certpath.leads_to_anchor(chain, policy.trust_anchors):
+    if certpath.path_to_anchor(chain, policy.trust_anchors) is None:
         # Before any digest or network request: a certificate from nowhere ends the check here.
         verdict["indication"] = verify.INDETERMINATE
         verdict["reasons"] = ["the signer's certificate is not trusted"]

@@ -25,7 +25,7 @@ from portal import xmlsafe
 from portal.audit import service as audit
 from portal.extensions import db
 from portal.signing import certpath, verify
-from portal.signing.models import TrustAnchor
+from portal.signing.models import TrustAnchor, TrustedListImport
 
 TSL = "http://uri.etsi.org/02231/v2#"
 log = logging.getLogger(__name__)
@@ -62,21 +62,41 @@ def pinned_signers() -> set[str]:
 def import_tsl(data: bytes) -> ImportReport:
     """Check a trusted list's signature and operator, then bring its qualified CAs into the anchors."""
     # The list's own signature is checked for integrity; trust in it comes from the pinned operator
-    # certificate, which must also be within its validity period.
+    # certificate — the very one the signature was verified with, not any certificate the file holds
+    # (KeyInfo is not signed: a pinned certificate could be placed there beside the real signer's).
     verdict = verify.verify(data, verify.Policy(trust_anchors=(), revocation_mode="offline",
                                                 accept_embedded_certificate=True), require_person=False)
     if not verdict.valid:
         raise TrustListRefused("the list's signature does not verify: " + ", ".join(verdict.messages("en")))
-    root = xmlsafe.parse(data)
-    signer_der = base64.b64decode("".join(root.findtext(f".//{{{verify.DS}}}X509Certificate", "").split()))
-    if _fingerprint(signer_der) not in pinned_signers():
+    if len(verdict.signatures) != 1:
+        raise TrustListRefused("a trusted list carries exactly one signature, its operator's")
+    signer_sha256 = (verdict.certificate or {}).get("sha256")
+    if signer_sha256 not in pinned_signers():
         raise TrustListRefused("the list is signed by a certificate that is not among PORTAL_TSL_SIGNERS")
-    signer = x509.load_der_x509_certificate(signer_der)
-    if not signer.not_valid_before_utc <= datetime.now(UTC) <= signer.not_valid_after_utc:
+    now = datetime.now(UTC)
+    if not (datetime.fromisoformat(verdict.certificate["not_before"]) <= now  # type: ignore[index]
+            <= datetime.fromisoformat(verdict.certificate["not_after"])):  # type: ignore[index]
         raise TrustListRefused("the list operator's certificate is expired or not yet valid")
+    root = xmlsafe.parse(data)
     ns = {"t": TSL}
     territory = root.findtext("t:SchemeInformation/t:SchemeTerritory", "", ns)
     sequence = root.findtext("t:SchemeInformation/t:TSLSequenceNumber", "", ns)
+    next_update = root.findtext("t:SchemeInformation/t:NextUpdate/t:dateTime", "", ns)
+    try:
+        number = int(sequence)
+        due = datetime.fromisoformat(next_update.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise TrustListRefused("the list names no sequence number or next update") from exc
+    if due < now:
+        raise TrustListRefused(f"the list is out of date: its next update was due {next_update}")
+    last = db.session.get(TrustedListImport, territory)
+    if last is not None and number <= last.sequence:
+        # An older list, even genuinely signed, would bring back providers withdrawn since.
+        raise TrustListRefused(f"list #{number} is not newer than #{last.sequence}, imported already")
+    if last is None:
+        db.session.add(TrustedListImport(territory=territory, sequence=number, imported_at=now))
+    else:
+        last.sequence, last.imported_at = number, now
     source = f"TSL {territory}"
     report = ImportReport(territory, sequence)
     granted: set[str] = set()

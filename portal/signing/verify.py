@@ -75,6 +75,11 @@ CANONICALISATIONS = {
 # ETSI TS 119 312: elliptic curves still recommended for signatures (RSA is bounded by Policy.min_rsa_bits).
 ACCEPTED_CURVES = {"secp256r1", "secp384r1", "secp521r1", "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1"}
 
+# What may appear inside a signature (outside an enveloping signature's document): XML-DSig and its 1.1
+# additions, the XPath Filter 2.0 transform, XAdES (1.3.2, 1.4.1, EN 319 132) and the trusted profile's roles.
+SIGNATURE_VOCABULARY = {DS, "http://www.w3.org/2009/xmldsig11#", "http://www.w3.org/2002/06/xmldsig-filter2",
+                        *XADES_NAMESPACES, "http://uri.etsi.org/19132/v1.1.1#", EPSIGNATURE_NS, PODPISZP_NS}
+
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 XPATH = "http://www.w3.org/TR/1999/REC-xpath-19991116"
 XPATH_FILTER2 = "http://www.w3.org/2002/06/xmldsig-filter2"
@@ -95,6 +100,10 @@ REASONS: dict[str, tuple[str, str]] = {
                                  "This is a detached signature: the signed document is needed too."),
     "several_signatures": ("Podpis zewnętrzny lub otaczający może być tylko jeden w pliku.",
                            "A detached or enveloping signature file may hold only one signature."),
+    "too_many_signatures": ("Plik zawiera więcej podpisów lub certyfikatów, niż przyjmujemy.",
+                            "The file holds more signatures or certificates than are accepted."),
+    "not_the_expected_signer": ("Ten dokument może podpisać tylko jego wystawca, a podpis złożył ktoś inny.",
+                                "Only the document's issuer may sign it, and someone else signed it."),
     "signature_misplaced": ("Podpis nie znajduje się w elemencie głównym dokumentu.",
                             "The signature is not inside the document's root element."),
     "duplicate_ids": ("Dokument zawiera powtórzone identyfikatory elementów.",
@@ -239,6 +248,9 @@ class Policy:
     trusted_profile_seals: tuple[bytes, ...] = ()
     fetching: certpath.Fetching = field(default_factory=certpath.Fetching)
     min_rsa_bits: int = 2048
+    # When set, the only signing certificates (DER) accepted — an office's seals for its receipts —
+    # checked before any cryptography: nobody else's file costs more than its parsing.
+    signers: tuple[bytes, ...] | None = None
 
     @classmethod
     def from_pem_files(cls, *paths: str | Path, revocation_mode: str = "soft-fail",
@@ -277,28 +289,62 @@ def _countersigned(signature: etree._Element) -> etree._Element | None:
     return ancestors[5]
 
 
+MAX_SIGNATURES = 10  # top-level signatures in one file (co-signers), and counter-signatures likewise
+MAX_CERTIFICATES = 10  # certificates in one signature's KeyInfo
+NODES_PER_SIGNATURE = 300  # a XAdES-T signature with its properties holds well under a hundred
+
+
+def _node_count(root: etree._Element) -> int:
+    return sum(1 for _ in root.iter())
+
+
 def _find_signatures(root: etree._Element) -> tuple[str, list[etree._Element], list[etree._Element]]:
-    """The form, the top-level signatures and the counter-signatures. Anything else is misplaced."""
+    """The form, the top-level signatures and the counter-signatures. Anything else is misplaced; more than
+    a real document carries is refused before any of them is looked at closely."""
     found = list(root.iter(f"{{{DS}}}Signature"))
     if not found:
         raise VerificationFailed("no_signature")
+    if len(found) > 2 * MAX_SIGNATURES:
+        raise VerificationFailed("too_many_signatures")
     top = [s for s in found if s is root or s.getparent() is root]
-    # One level only: a counter-signature of a counter-signature is not something residents make.
-    counters = [s for s in found if s not in top and any(_countersigned(s) is t for t in top)]
-    if len(top) + len(counters) != len(found) or not top:
-        raise VerificationFailed("signature_misplaced")
+    top_ids = {id(s) for s in top}
+    counters = []
+    for candidate in found:
+        if id(candidate) in top_ids:
+            continue
+        # One level only: a counter-signature of a counter-signature is not something residents make.
+        parent = _countersigned(candidate)
+        if parent is None or id(parent) not in top_ids:
+            raise VerificationFailed("signature_misplaced")
+        counters.append(candidate)
+    if len(top) > MAX_SIGNATURES or len(counters) > MAX_SIGNATURES:
+        raise VerificationFailed("too_many_signatures")
+    for signature in top:
+        if signature is not root and (signature.tail or "").strip():
+            # Text right after a signature is covered by the digest yet dropped with the signature when
+            # the content is compared: it would be filed unnoticed.
+            raise VerificationFailed("unsigned_content")
     if root.tag == f"{{{DS}}}Signature":
         return DETACHED_FORM, top, counters  # or enveloping: told apart by the references (_check_shape)
     return ENVELOPED_FORM, top, counters
 
 
+ID_NAMES = ("Id", "ID", "id")
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+
 def _check_ids(root: etree._Element) -> dict[str, etree._Element]:
+    """Every identifier a reference could be resolved to — `Id`, `ID`, `id` in any namespace and `xml:id`,
+    which libxml2 registers by itself — is unique in the file, and an element carries at most one: xmlsec
+    then cannot be led to another element than the one the shape check looked at."""
     ids: dict[str, etree._Element] = {}
     for element in root.iter():
-        for name in ("Id", "ID", "id"):
-            value = element.get(name)
-            if value is None:
-                continue
+        if not isinstance(element.tag, str):
+            continue
+        found = [value for name, value in element.attrib.items() if etree.QName(name).localname in ID_NAMES]
+        if len(found) > 1:
+            raise VerificationFailed("duplicate_ids")
+        for value in found:
             if value in ids:
                 raise VerificationFailed("duplicate_ids")
             ids[value] = element
@@ -306,7 +352,9 @@ def _check_ids(root: etree._Element) -> dict[str, etree._Element]:
 
 
 def _id_attribute(element: etree._Element) -> str | None:
-    return next((name for name in ("Id", "ID", "id") if element.get(name) is not None), None)
+    """The element's identifier attribute, when it is a plain (namespace-less) one; `_check_ids` has made
+    sure it is the element's only one."""
+    return next((name for name in ID_NAMES if element.get(name) is not None), None)
 
 
 def _signed_properties(signature: etree._Element) -> etree._Element:
@@ -453,8 +501,9 @@ def _check_nothing_unsigned(root: etree._Element, signature: etree._Element, pro
     """Signature wrapping: the references leave the signature's own ds:Object elements uncovered, so a
     second, unsigned document placed there would verify and be stored with the signed one, and a reader
     looking for the first `wnio:Dokument` below the root would find the forgery. Only the XAdES
-    properties may live there (and, enveloping, the one object the reference covers), and nothing of
-    the document's own vocabulary inside the signature otherwise."""
+    properties may live there (and, enveloping, the one object the reference covers), and nothing but the
+    signature vocabularies inside the signature otherwise (a document's `oso:PESEL` in the unsigned
+    properties would be filed, and found first by a reader)."""
     qualifying = properties.getparent()
     for holder in signature.findall(f"{{{DS}}}Object"):
         if holder is shape.enveloped_object:
@@ -464,10 +513,13 @@ def _check_nothing_unsigned(root: etree._Element, signature: etree._Element, pro
             continue
         if any(isinstance(child.tag, str) and child is not qualifying for child in holder):
             raise VerificationFailed("unsigned_content")
-    namespace = etree.QName(root).namespace
-    if signature is not root and namespace and namespace != DS and any(
-            isinstance(node.tag, str) and etree.QName(node).namespace == namespace for node in signature.iter()):
-        raise VerificationFailed("unsigned_content")
+    for node in signature.iter():
+        if not isinstance(node.tag, str) or node is shape.enveloped_object:
+            continue
+        if shape.enveloped_object is not None and any(a is shape.enveloped_object for a in node.iterancestors()):
+            continue  # the document an enveloping signature holds, compared with the prepared one
+        if etree.QName(node).namespace not in SIGNATURE_VOCABULARY:
+            raise VerificationFailed("unsigned_content")
 
 
 def _outside_root(root: etree._Element) -> list[tuple[str, str]]:
@@ -487,6 +539,8 @@ def _certificates(signature: etree._Element) -> list[x509.Certificate]:
             raise VerificationFailed("no_certificate") from exc
     if not certs:
         raise VerificationFailed("no_certificate")
+    if len(certs) > MAX_CERTIFICATES:
+        raise VerificationFailed("too_many_signatures")
     return certs
 
 
@@ -527,10 +581,10 @@ def _check_cryptography(signature: etree._Element, shape: _Shape, cert: x509.Cer
                         content: bytes | None = None) -> None:
     ctx = xmlsec.SignatureContext()
     ctx.key = xmlsec.Key.from_memory(cert.public_bytes(serialization.Encoding.DER), xmlsec.KeyFormat.CERT_DER)
-    # Only the elements the checked references name are registered as ids: xmlsec finds nothing else.
-    for element, attribute in shape.registered:
-        ctx.register_id(element, attribute)
     try:
+        # Only the elements the checked references name are registered as ids: xmlsec finds nothing else.
+        for element, attribute in shape.registered:
+            ctx.register_id(element, attribute)
         if shape.form != DETACHED_FORM:
             ctx.verify(signature)
             return
@@ -592,41 +646,46 @@ def _signature_timestamp(signature: etree._Element, properties: etree._Element, 
 TRUST_CACHE_SECONDS = 300
 _trusted: dict[tuple[str, str], tuple[float, list[str]]] = {}
 _trusted_lock = threading.Lock()
-_leads: dict[tuple[str, str], tuple[float, bool]] = {}
+_paths: dict[tuple[str, str], tuple[float, list[bytes] | None]] = {}
 
 
 def _anchors_key(policy: Policy, *extra: bytes) -> str:
     return hashlib.sha256(b"".join(sorted(policy.trust_anchors)) + b"".join(extra)).hexdigest()
 
 
-def _check_leads_to_anchor(ders: list[bytes], policy: Policy) -> None:
+def _path_to_anchor(ders: list[bytes], policy: Policy) -> list[bytes]:
     """The cheap refusal: a certificate that leads to no anchor ends the verification here, before
-    any digest, canonicalisation or network request. Remembered for five minutes, as paths are."""
+    any digest, canonicalisation or network request. The path found is the only one the full validation
+    is given. Remembered for five minutes, as validated paths are."""
     key = (hashlib.sha256(b"".join(ders)).hexdigest(), _anchors_key(policy))
     now = time.monotonic()
     with _trusted_lock:
-        cached = _leads.get(key)
+        cached = _paths.get(key)
     if cached is not None and cached[0] > now:
-        leads = cached[1]
+        path = cached[1]
     else:
-        leads = certpath.leads_to_anchor(ders, policy.trust_anchors)
+        path = certpath.path_to_anchor(ders, policy.trust_anchors)
         with _trusted_lock:
-            if len(_leads) > 10_000:
-                _leads.clear()
-            _leads[key] = (now + TRUST_CACHE_SECONDS, leads)
-    if not leads:
+            if len(_paths) > 10_000:
+                _paths.clear()
+            _paths[key] = (now + TRUST_CACHE_SECONDS, path)
+    if path is None:
         raise VerificationFailed("untrusted", INDETERMINATE)
+    return path
 
 
-def _check_trust(certs: list[x509.Certificate], policy: Policy, moment: datetime | None = None) -> list[str]:
+def _check_trust(path: list[bytes], policy: Policy, moment: datetime | None = None,
+                 budget: Any = None) -> list[str]:
     """The certificate path, validated; a path found valid is remembered for five minutes.
 
     Almost every trusted-profile signature carries the same seal certificate, and path building
     costs several milliseconds: re-validating it for each submission would be most of the work.
     Revocation is re-checked when the entry expires (the CRLs themselves are cached ten minutes),
-    and never past the end of a certificate's validity.
+    and never past the end of a certificate's validity. `budget` is the verification's allowance of
+    network requests, shared by all its signatures.
     """
-    ders = [c.public_bytes(serialization.Encoding.DER) for c in certs]
+    ders = path
+    certs = [x509.load_der_x509_certificate(der) for der in path]
     key = (hashlib.sha256(b"".join(ders)).hexdigest(),
            _anchors_key(policy, policy.revocation_mode.encode(), moment.isoformat().encode() if moment else b"",
                         ",".join(sorted(policy.fetching.hosts)).encode()))
@@ -636,7 +695,8 @@ def _check_trust(certs: list[x509.Certificate], policy: Policy, moment: datetime
     if cached is not None and cached[0] > now:
         return cached[1]
     try:
-        chain = certpath.validate(ders, policy.trust_anchors, policy.revocation_mode, policy.fetching, moment)
+        chain = certpath.validate(ders, policy.trust_anchors, policy.revocation_mode, policy.fetching, moment,
+                                  budget)
     except certpath.PathRefused as refused:
         raise VerificationFailed(refused.code, TOTAL_FAILED if refused.code == "revoked" else INDETERMINATE) \
             from refused
@@ -752,7 +812,7 @@ def _certificate_summary(cert: x509.Certificate) -> dict[str, str]:
 @dataclass
 class _Checked:
     report: SignatureReport
-    certs: list[x509.Certificate]
+    path: list[bytes]  # from the signer's certificate up to an anchor (empty when checking integrity only)
     stamped_at: datetime | None
     shape: _Shape
 
@@ -770,14 +830,16 @@ def _check_one(root: etree._Element, signature: etree._Element, shape_of: Any, p
     report = SignatureReport(role, certificate=_certificate_summary(certs[0]))
     verdict.certificate = verdict.certificate or report.certificate
     _check_key(certs[0], policy)
-    if not policy.accept_embedded_certificate:
-        _check_leads_to_anchor([c.public_bytes(serialization.Encoding.DER) for c in certs], policy)
+    ders = [c.public_bytes(serialization.Encoding.DER) for c in certs]
+    if policy.signers is not None and ders[0] not in policy.signers:
+        raise VerificationFailed("not_the_expected_signer")
+    path = [] if policy.accept_embedded_certificate else _path_to_anchor(ders, policy)
     _check_cryptography(signature, shape, certs[0], content)
     report.signing_time = _check_signing_certificate(properties, certs[0])
     stamped_at = _signature_timestamp(signature, properties, policy)
     report.timestamp = stamped_at.isoformat() if stamped_at else None
     report.signer = _signer(properties, certs[0], policy)
-    return _Checked(report, certs, stamped_at, shape)
+    return _Checked(report, path, stamped_at, shape)
 
 
 def verify(
@@ -810,6 +872,11 @@ def verify(
         if _outside_root(root) != (_outside_root(expected_root) if expected_root is not None and form ==
                                    ENVELOPED_FORM else []):
             raise VerificationFailed("unsigned_content")
+        if expected_root is not None and _node_count(root) > _node_count(expected_root) + NODES_PER_SIGNATURE * (
+                len(signatures) + len(counters)):
+            # More than the prepared document and its signatures can hold: refused before any transform
+            # (xmlsec's XPath filter costs time for every node) is run on it.
+            raise VerificationFailed("content_mismatch")
         content = detached_content if detached_content is not None else expected_document
 
         checked: list[_Checked] = []
@@ -848,8 +915,9 @@ def verify(
             if not verdict.signer_matches_resident:
                 raise VerificationFailed("signer_mismatch")
         if not policy.accept_embedded_certificate:
+            budget = certpath.budget(policy.fetching)
             for one in checked:
-                one.report.chain = _check_trust(one.certs, policy, one.stamped_at)
+                one.report.chain = _check_trust(one.path, policy, one.stamped_at, budget)
         verdict.chain = primary.report.chain
     except VerificationFailed as failure:
         verdict.indication = failure.indication

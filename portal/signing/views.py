@@ -140,6 +140,7 @@ def qualified(draft_id: str) -> Any:
 
 
 @bp.get("/wnioski/<draft_id>/podpis/powrot")
+@submissions  # each return asks TpSigning5 for the signed document (a signed SOAP call)
 @resident_required
 def returned(draft_id: str) -> Any:
     draft = _own_draft(draft_id)

@@ -71,6 +71,17 @@ def test_filing_is_limited_per_resident(limited: Any, catalog: None) -> None:
                      data={"csrf_token": csrf_token(anna, f"/wnioski/{other_draft}/podpis")}).status_code == 400
 
 
+def test_returns_from_the_trusted_profile_count_against_the_filing_limit(limited: Any, catalog: None) -> None:
+    """Attack: reload the way back from TpSigning5 (`/podpis/powrot`) over and over — each load made a signed
+    `getSignedDocument` call to the signing service. It now counts against the resident's filing allowance."""
+    app = limited(SUBMIT_RATE_LIMIT="2 per minute")
+    jan = app.test_client()
+    login_resident(jan, JAN)
+    draft_id = start_letter(jan)
+    answers = [jan.get(f"/wnioski/{draft_id}/podpis/powrot").status_code for _ in range(4)]
+    assert answers[:2] != [429, 429] and answers[2:] == [429, 429]
+
+
 def test_counters_live_in_redis_when_configured(limited: Any, app: Flask) -> None:
     """The production setting: every portal process counts in one Redis, so a second process (here: a
     connection of its own, as another gunicorn worker has) sees the tries the first one counted."""

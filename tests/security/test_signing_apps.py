@@ -176,3 +176,83 @@ def test_offline_verification_checks_the_integrity_only_and_says_so(pki: Path, p
                                                                                "offline"},
                             capture_output=True, text=True)
     assert online.returncode == 1 and "expired" in online.stdout
+
+
+# What an attacker built against these widenings (each once accepted or crashing, now refused) -------------
+
+
+def test_an_xml_id_elsewhere_cannot_redirect_the_enveloping_reference(pki: Path, prepared: bytes,
+                                                                      tmp_path: Path) -> None:
+    """Attack: the object holding the prepared document also carries a namespaced `x:Id` (which xmlsec took as
+    the one to register), while an element with `xml:id="Dokument-1"` parked in KeyInfo holds another document —
+    the one really signed. The portal said "content matches" and filed the prepared document; any other
+    verifier would say the signature covers the other. Identifiers are now unique in every namespace and one
+    per element: refused, and never a crash (a duplicate id used to make xmlsec raise: HTTP 500)."""
+    signed = etree.fromstring(forgery.enveloping(prepared, resident(pki), tmp_path))
+    elsewhere = etree.SubElement(signed.find(f"{{{forgery.DS}}}KeyInfo"), f"{{{forgery.DS}}}Object")
+    elsewhere.set("{http://www.w3.org/XML/1998/namespace}id", "Dokument-1")
+    assert verify.verify(etree.tostring(signed), policy(pki), expected_document=prepared).reasons == ["duplicate_ids"]
+    decoy = etree.fromstring(forgery.enveloping(prepared, resident(pki), tmp_path))
+    decoy.find(f"{{{forgery.DS}}}Object").set("{urn:x}Id", "junk")
+    assert verify.verify(etree.tostring(decoy), policy(pki), expected_document=prepared).reasons == ["duplicate_ids"]
+
+
+def test_the_documents_vocabulary_hidden_in_a_signature_is_refused(pki: Path, prepared: bytes) -> None:
+    """Attack: after signing, with no key at all, an `oso:PESEL` of someone else and a `str:Zalacznik` go into
+    the signature's unsigned properties (no reference covers them); a reader of the filed bytes looking for the
+    first `oso:PESEL` found the forgery. Only the signature vocabularies may stand inside a signature."""
+    signed = etree.fromstring(qualified.sign(prepared, resident(pki).cert_pem, resident(pki).key_pem))
+    qualifying = signed.find(f".//{{{forgery.XADES}}}QualifyingProperties")
+    unsigned = etree.SubElement(qualifying, f"{{{forgery.XADES}}}UnsignedProperties")
+    person = etree.SubElement(unsigned, "{http://crd.gov.pl/xml/schematy/osoba/2009/11/16/}Osoba")
+    etree.SubElement(person, "{http://crd.gov.pl/xml/schematy/osoba/2009/11/16/}PESEL").text = ANNA
+    assert verify.verify(etree.tostring(signed), policy(pki), expected_document=prepared).reasons == [
+        "unsigned_content"]
+
+
+def test_text_after_a_signature_is_refused(pki: Path, prepared: bytes, tmp_path: Path) -> None:
+    """Attack: text placed right after the signature, signed with it, was dropped along with the signature
+    when the content was compared — and filed: "the applicant withdraws and waives the appeal"."""
+    root = etree.fromstring(prepared)
+    template = etree.fromstring(forgery.signature_template(resident(pki), forgery._reference(
+        "", forgery.ENVELOPED + forgery.C14N)))
+    template.tail = "UWAGA: wnioskodawca cofa wniosek i zrzeka się odwołania."
+    root.append(template)
+    signed = forgery.xmlsec1_sign(etree.tostring(root, xml_declaration=True, encoding="UTF-8"), resident(pki),
+                                  tmp_path)
+    assert verify.verify(signed, policy(pki), expected_document=prepared).reasons == ["unsigned_content"]
+
+
+def test_thousands_of_signature_elements_are_refused_before_any_is_examined(pki: Path) -> None:
+    """Attack: 18 000 empty `ds:Signature` elements (246 kB, no certificate needed) took the public check two
+    seconds; nested ones at depth 200, over a minute. More signatures than a document carries: refused."""
+    flat = b'<Dokument xmlns:d="http://www.w3.org/2000/09/xmldsig#">' + b"<d:Signature/>" * 18000 + b"</Dokument>"
+    assert verify.verify(flat, policy(pki)).reasons == ["too_many_signatures"]
+    eleven = b'<Dokument xmlns:d="http://www.w3.org/2000/09/xmldsig#">' + b"<d:Signature/>" * 11 + b"</Dokument>"
+    assert verify.verify(eleven, policy(pki)).reasons == ["too_many_signatures"]
+
+
+def test_a_certificate_only_naming_a_trusted_issuer_leads_nowhere(pki: Path, tmp_path: Path) -> None:
+    """Attack: a certificate whose issuer *name* is the trusted CA's, signed by a throw-away key, passed the cheap
+    check (names only), so digests and content checks ran for it. Each link's signature is now checked. And many
+    intermediates sharing one name (9 took path building two minutes) cost one attempt each."""
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import serialization
+
+    from portal.signing import certpath
+
+    anchors = verify.der_certificates((pki / "ca.pem").read_bytes())
+    impostor_ca = forgery.new_ca(tmp_path / "ca", "Okienko Sandbox Root CA")
+    trusted_name = cx509.load_pem_x509_certificate((pki / "ca.pem").read_bytes()).subject
+    named = forgery.issue(tmp_path, "jan", impostor_ca, pesel=JAN)
+    # the same certificate with the trusted CA's exact name as issuer, signed by the impostor's key
+    forged = (cx509.CertificateBuilder().subject_name(named.cert.subject).issuer_name(trusted_name)
+              .public_key(named.cert.public_key()).serial_number(1).not_valid_before(named.cert.not_valid_before_utc)
+              .not_valid_after(named.cert.not_valid_after_utc).sign(impostor_ca.key, forgery.hashes.SHA256()))
+    der = forged.public_bytes(serialization.Encoding.DER)
+    assert certpath.path_to_anchor([der], anchors) is None
+    same_name = [forgery.new_ca(tmp_path / f"ca{i}", "Okienko Sandbox Root CA").cert.public_bytes(
+        serialization.Encoding.DER) for i in range(9)]
+    assert certpath.path_to_anchor([der, *same_name], anchors) is None
+    genuine = resident(pki).cert.public_bytes(serialization.Encoding.DER)
+    assert certpath.path_to_anchor([genuine, *same_name], anchors) == [genuine]

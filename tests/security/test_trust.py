@@ -99,13 +99,14 @@ def test_a_receipt_sealed_with_a_residents_certificate_is_not_the_offices(
     """Attack: Jan builds a receipt in the portal's own layout — an invented id, a filing time back-dated to
     January, the digest of a document the office never received — and seals it with his own qualified
     certificate, which every trust anchor accepts. The API, the page and `okienko receipt verify` all used to
-    call it valid; now each says it is not sealed by the office, and who did seal it."""
+    call it valid; now each says it is not sealed by the office, and whose certificate it carries — refused
+    once the certificate is read, before any cryptography."""
     document = b"<Dokument>nigdy nie wplynal</Dokument>"
     forged = forged_receipt(resident(pki), document, delivery=delivery)
 
     result = api_check(client, forged, document)
     assert result["valid"] is False and result["sealed_by_office"] is False
-    assert result["seal_valid"] is True  # the cryptography holds: it is the sealer that is wrong
+    assert result["seal_valid"] is False  # not even checked: the certificate is not the office's
     assert "Jan Kowalski" in result["sealed_by"]
     assert any(f"not sealed by {OFFICE}" in reason for reason in result["reasons"])
     assert result["receipt_id"] is None and result["filed_at"] is None  # nothing it states is reported as fact
@@ -235,7 +236,7 @@ def test_nothing_is_fetched_for_a_certificate_from_an_unknown_authority(
         anonymous = world.clients["anonymous"]
 
         result = api_check(anonymous, forged_receipt(seal, b"<d/>"), b"<d/>")
-        assert not result["valid"] and verify.REASONS["untrusted"][1] in result["reasons"]
+        assert not result["valid"] and any(f"not sealed by {OFFICE}" in r for r in result["reasons"])
         assert "Poświadczenie nie jest prawidłowe" in page_check(anonymous, forged_receipt(seal, b"<d/>"))
 
         jan = world.clients["resident_a"]
@@ -402,3 +403,83 @@ def test_signature_verify_reports_every_signer(app_config: dict[str, Any], pki: 
     assert command.returncode == 0, command.stdout + command.stderr
     report = json.loads(command.stdout)
     assert [s["signer"] for s in report["signatures"]] == ["Jan Kowalski", "Anna Nowak"]
+
+
+# Trusted lists --------------------------------------------------------------------------------------------
+
+
+def resigned_list(pki: Path, signer: forgery.Identity, change: Any = None) -> bytes:
+    """The sandbox's trusted list, changed by `change(root)`, signed again by `signer`."""
+    from lxml import etree
+
+    from sandbox import tsl
+
+    root = etree.fromstring(tsl.build(pki))
+    root.remove(root.find(f"{{{forgery.DS}}}Signature"))
+    if change is not None:
+        change(root)
+    sandbox_xades.seal(root, signer.cert_pem, signer.key_pem)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def test_a_trusted_list_signed_by_a_stranger_with_the_pinned_certificate_beside_it_is_refused(
+        other_app: Any, pki: Path, tmp_path: Path) -> None:
+    """Attack: sign a list naming one's own CA with one's own key, and put the pinned operator certificate (it
+    is public) in KeyInfo before the real signer's — KeyInfo is not signed. The pin was checked against the
+    first certificate anywhere in the file, the signature against another: the attacker's CA became an
+    anchor. Now the pin is checked against the very certificate the signature was verified with."""
+    from lxml import etree
+
+    from portal.signing import trust
+
+    attacker_ca = forgery.new_ca(tmp_path / "ca", "Evil Qualified CA")
+    attacker = forgery.issue(tmp_path, "operator", attacker_ca, organisation="Evil list operator")
+
+    def name_the_attackers_ca(root: Any) -> None:
+        for node in root.iter("{http://uri.etsi.org/02231/v2#}X509Certificate"):
+            node.text = base64_der(attacker_ca)
+
+    forged = etree.fromstring(resigned_list(pki, attacker, name_the_attackers_ca))
+    key_info = forged.find(f"{{{forgery.DS}}}Signature/{{{forgery.DS}}}KeyInfo")
+    pinned = etree.Element(f"{{{forgery.DS}}}X509Certificate")
+    pinned.text = base64_der(forgery.load(pki / "tsl-signer.pem", pki / "tsl-signer.key"))
+    key_info.insert(0, pinned)
+    portal = other_app(TRUST_ANCHORS=str(tmp_path / "none.pem"))
+    with portal.app_context():
+        with pytest.raises(trust.TrustListRefused, match="PORTAL_TSL_SIGNERS"):
+            trust.import_tsl(etree.tostring(forged))
+        assert not any(b"Evil" in der for der in trust.anchors())
+
+
+def test_an_older_or_out_of_date_trusted_list_is_refused(other_app: Any, pki: Path, tmp_path: Path) -> None:
+    """Attack: replay an older list, genuinely signed by the operator, to bring back a provider withdrawn
+    since; or a list past its next update. Each import must be newer than the last, and current."""
+    from portal.signing import trust
+
+    operator = forgery.load(pki / "tsl-signer.pem", pki / "tsl-signer.key")
+
+    def numbered(number: int, next_update: str = "2099-01-01T00:00:00Z") -> Any:
+        def change(root: Any) -> None:
+            ns = "{http://uri.etsi.org/02231/v2#}"
+            root.find(f"{ns}SchemeInformation/{ns}TSLSequenceNumber").text = str(number)
+            root.find(f"{ns}SchemeInformation/{ns}NextUpdate/{ns}dateTime").text = next_update
+        return change
+
+    portal = other_app(TRUST_ANCHORS=str(tmp_path / "none.pem"))
+    with portal.app_context():
+        assert trust.import_tsl(resigned_list(pki, operator, numbered(41))).sequence == "41"
+        with pytest.raises(trust.TrustListRefused, match="not newer"):
+            trust.import_tsl(resigned_list(pki, operator, numbered(40)))
+        with pytest.raises(trust.TrustListRefused, match="not newer"):
+            trust.import_tsl(resigned_list(pki, operator, numbered(41)))
+        with pytest.raises(trust.TrustListRefused, match="out of date"):
+            trust.import_tsl(resigned_list(pki, operator, numbered(42, "2020-01-01T00:00:00Z")))
+        assert trust.import_tsl(resigned_list(pki, operator, numbered(43))).sequence == "43"
+
+
+def base64_der(identity: forgery.Identity) -> str:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    return base64.b64encode(identity.cert.public_bytes(serialization.Encoding.DER)).decode()

@@ -1,4 +1,4 @@
-"""office seal history and the hosts a trusted list names for revocation data
+"""office seal history, the hosts a trusted list names for revocation data, the last list imported
 
 Revision ID: 5e41c0a7d2b9
 Revises: 86f2e6cc6409
@@ -26,9 +26,16 @@ def upgrade():
     )
     with op.batch_alter_table('trust_anchor') as batch_op:
         batch_op.add_column(sa.Column('supply_hosts', sa.Text(), nullable=False, server_default=''))
+    op.create_table('trusted_list_import',
+    sa.Column('territory', sa.String(length=10), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('imported_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('territory', name=op.f('pk_trusted_list_import'))
+    )
 
 
 def downgrade():
+    op.drop_table('trusted_list_import')
     with op.batch_alter_table('trust_anchor') as batch_op:
         batch_op.drop_column('supply_hosts')
     op.drop_table('office_seal_certificate')
