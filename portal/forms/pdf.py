@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Spacer
+from markupsafe import Markup
 
 from portal.forms import flow, service
 from portal.forms.definitions import Field, ServiceDefinition
 from portal.forms.models import Draft
-from portal.pdf import HEADING, SMALL, SUBHEADING, document, facts, p
+from portal.pdf import Meta, document, facts, heading, p
 
 
 def display(field: Field, value: Any) -> str:
@@ -29,13 +28,12 @@ def display(field: Field, value: Any) -> str:
 
 
 def _story(definition: ServiceDefinition, answers: dict[str, Any], sender: str,
-           files: list[tuple[str, str, str]], office: str) -> list[Flowable]:
-    story: list[Flowable] = [p(definition.title["pl"], HEADING),
-                             p(f"Adresat: {office}. Nadawca: {sender}.", SMALL), Spacer(1, 4 * mm)]
+           files: list[tuple[str, str, str]], office: str) -> list[Markup]:
+    story = [heading(definition.title["pl"]), p(f"Adresat: {office}. Nadawca: {sender}.", small=True)]
     for step in definition.steps:
         if not flow.step_visible(step, answers):
             continue
-        story.append(p(step.title["pl"], SUBHEADING))
+        story.append(heading(step.title["pl"], 2))
         rows: list[tuple[str, str]] = []
         for field in step.fields:
             if not flow.field_visible(field, answers):
@@ -50,10 +48,10 @@ def _story(definition: ServiceDefinition, answers: dict[str, Any], sender: str,
         if rows:
             story.append(facts(rows))
     if files:
-        story.append(p("Załączniki", SUBHEADING))
+        story.append(heading("Załączniki", 2))
         story.append(facts([(label, f"{name}\nSHA-256: {digest}") for label, name, digest in files]))
-    story += [Spacer(1, 6 * mm), p("To jest wizualizacja dokumentu elektronicznego. Dokumentem jest podpisany plik "
-                                   "XML.", SMALL)]
+    story.append(p("To jest wizualizacja dokumentu elektronicznego. Dokumentem jest podpisany plik XML.",
+                   small=True, gap=True))
     return story
 
 
@@ -63,5 +61,5 @@ def render_draft(draft: Draft) -> bytes:
     rules = {r.id: r.label["pl"] for r in definition.attachments}
     files = [(rules.get(a.rule_id, a.rule_id), a.filename, a.sha256) for a in draft.attachments]
     office = service.office_addressee().name
-    return document(definition.title["pl"], draft.resident.full_name, definition.document_name,
-                    lambda: _story(definition, answers, draft.resident.full_name, files, office))
+    return document(Meta(definition.title["pl"], draft.resident.full_name, definition.document_name),
+                    _story(definition, answers, draft.resident.full_name, files, office))

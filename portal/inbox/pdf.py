@@ -5,12 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
-from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Spacer
-
-from portal.pdf import HEADING, SMALL, document, facts, local_time, p
+from portal.pdf import Meta, document, facts, heading, local_time, p, qr_code
 
 
 @dataclass(frozen=True)
@@ -41,25 +36,16 @@ def render(sheet: ReceiptSheet) -> bytes:
     ]
     rows += [(f"Skrót SHA-256 załącznika {name}", digest) for name, digest in sheet.attachments]
 
-    def story() -> list[Flowable]:
-        code = QrCodeWidget(sheet.verification_url, barLevel="M")
-        x0, y0, x1, y1 = code.getBounds()
-        size = 32 * mm
-        drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-        drawing.add(code)
-        return [
-            p("Urzędowe poświadczenie przedłożenia (UPO)", HEADING),
-            p(f"{sheet.office_name} potwierdza, że otrzymał dokument elektroniczny opisany poniżej."),
-            Spacer(1, 6 * mm),
-            facts(rows),
-            Spacer(1, 6 * mm),
-            p("Dowodem prawnym złożenia pisma jest plik XML poświadczenia (UPO) opatrzony pieczęcią elektroniczną "
-              "urzędu. Ten wydruk jest jedynie jego wizualizacją i sam niczego nie dowodzi.", SMALL),
-            p("Stan sprawy sprawdzisz w portalu po zalogowaniu albo podając identyfikator poświadczenia i kod "
-              "dostępu.", SMALL),
-            Spacer(1, 4 * mm),
-            drawing,
-            p(f"Sprawdź poświadczenie: {sheet.verification_url}", SMALL),
-        ]
-
-    return document(f"UPO {sheet.receipt_id}", sheet.office_name, "Urzędowe poświadczenie przedłożenia", story)
+    blocks = [
+        heading("Urzędowe poświadczenie przedłożenia (UPO)"),
+        p(f"{sheet.office_name} potwierdza, że otrzymał dokument elektroniczny opisany poniżej."),
+        facts(rows),
+        p("Dowodem prawnym złożenia pisma jest plik XML poświadczenia (UPO) opatrzony pieczęcią elektroniczną "
+          "urzędu. Ten wydruk jest jedynie jego wizualizacją i sam niczego nie dowodzi.", small=True),
+        p("Stan sprawy sprawdzisz w portalu po zalogowaniu albo podając identyfikator poświadczenia i kod "
+          "dostępu.", small=True),
+        qr_code(sheet.verification_url, f"Kod QR z adresem strony sprawdzania poświadczenia: {sheet.verification_url}"),
+        p(f"Sprawdź poświadczenie: {sheet.verification_url}", small=True),
+    ]
+    return document(Meta(f"UPO {sheet.receipt_id}", sheet.office_name, "Urzędowe poświadczenie przedłożenia"),
+                    blocks)

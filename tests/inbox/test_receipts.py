@@ -20,6 +20,7 @@ from portal.inbox.models import Submission
 from portal.signing import verify
 from tests.conftest import free_port
 from tests.factories import make_submission
+from tests.pdfs import inspect
 
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
 OKIENKO = str(Path(sys.executable).with_name("okienko"))
@@ -62,6 +63,25 @@ def test_the_receipt_pdf_is_sealed_and_verifies_with_pdfsig(ctx: None, catalog: 
     result = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True)
     assert "Signature is Valid." in result.stdout, result.stdout + result.stderr
     assert "Total document signed" in result.stdout
+
+
+def test_the_receipt_pdf_is_tagged_for_screen_readers_and_stays_so_when_sealed(ctx: None, catalog: None, pki: Path,
+                                                                              tmp_path: Path) -> None:
+    submission = make_submission(pki)
+    pdf = inspect(inbox.receipt_pdf(submission), tmp_path)
+    assert pdf.tagged and pdf.lang == "pl" and pdf.pdfua_part == "1"
+    assert pdf.title == pdf.xmp_title == f"UPO {submission.receipt_id}" and pdf.display_doc_title
+    assert [h.text for h in pdf.root.all("H1")] == ["Urzędowe poświadczenie przedłożenia (UPO)"]
+    (table,) = pdf.root.all("Table")
+    facts = {row.all("TH")[0].text: row.all("TD")[0].text for row in table.all("TR")}
+    assert facts["Identyfikator poświadczenia"] == submission.receipt_id
+    assert facts["Kod dostępu do sprawy"] == inbox.access_code(submission.receipt_id)
+    assert facts["Skrót SHA-256 dokumentu"] == submission.document_sha256
+    assert all(str(th.attributes.get("Scope")) == "/Row" for th in table.all("TH"))
+    assert all({str(h) for h in td.attributes["Headers"]} <= pdf.ids for td in table.all("TD")), \
+        "every cell names its row header, and the ID tree finds it"
+    (code,) = pdf.root.all("Figure")
+    assert code.alt and "weryfikacja" in code.alt
 
 
 def test_receipt_verify_on_the_command_line(app: Flask, app_config: dict, catalog: None, pki: Path,
