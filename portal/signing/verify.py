@@ -142,8 +142,8 @@ REASONS: dict[str, tuple[str, str]] = {
                          "tylko pieczęć profilu zaufanego może poświadczać, kto podpisał.",
                          "The signature claims the identity of someone other than the certificate's holder: "
                          "only the trusted profile's seal may vouch for who signed."),
-    "signer_mismatch": ("Podpis złożyła inna osoba niż zalogowany mieszkaniec.",
-                        "The document was signed by someone other than the logged-in resident."),
+    "signer_mismatch": ("Podpis złożyła inna osoba niż ta, która jest zalogowana w portalu.",
+                        "The document was signed by someone other than the person logged in to the portal."),
 }
 
 

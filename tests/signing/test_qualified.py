@@ -67,7 +67,7 @@ def test_a_qualified_signature_by_someone_else_is_refused_in_place(client: Flask
     answer = upload(client, draft_id, sign_as(pki, "92051702482", document))
     assert answer.status_code == 422
     page = answer.get_data(as_text=True)
-    assert "Podpis złożyła inna osoba niż zalogowany mieszkaniec." in page and 'href="#podpisany"' in page
+    assert "Podpis złożyła inna osoba niż ta, która jest zalogowana w portalu." in page and 'href="#podpisany"' in page
 
 
 def test_a_changed_document_is_refused(client: FlaskClient, catalog: None, pki: Path) -> None:
