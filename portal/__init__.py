@@ -1,39 +1,57 @@
-"""Okienko: e-services portal for Polish municipal offices."""
+"""Okienko: e-services portal for Polish municipal offices.
+
+Importing the package imports neither Flask nor SQLAlchemy (each is imported where it is used): `okienko`
+loads `portal.config` through it, and a command that needs no application starts without paying for them.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Flask, g, request, session
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
 from portal import config as portal_config
-from portal.extensions import babel, csrf, db, limiter, migrate
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 LANGUAGES = ("pl", "en")
 WARSAW = ZoneInfo("Europe/Warsaw")
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+class KeysMissing(RuntimeError):
+    """The portal's own secrets are neither in the environment nor in instance/secrets.json."""
+
+
+def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -> Flask:
+    """The portal. With `web=False` only its settings, logging and database (every table known): what the
+    command line's tasks that serve no page need — a verification, a listing, with `init_migrations` a
+    migration. That one needs no keys and registers no blueprint, so it is built in a fraction of the time."""
+    from flask import Flask
+
+    from portal.extensions import babel, csrf, db, limiter
+
     app = Flask(__name__, instance_path=str(portal_config.INSTANCE_DIR))
     settings = portal_config.from_environment()
     if test_config:
         settings.update(test_config)
         settings = portal_config.flask_config(settings)
     app.config.update(settings)
-    if not app.config.get("SECRET_KEY") or not app.config.get("PII_KEY"):
-        raise RuntimeError("PORTAL_SECRET_KEY and PORTAL_PII_KEY are not set: run `okienko keys init` first")
+    if web and (not app.config.get("SECRET_KEY") or not app.config.get("PII_KEY")):
+        raise KeysMissing("PORTAL_SECRET_KEY and PORTAL_PII_KEY are not set: run `okienko keys init` first")
+    _register_sqlite_pragmas()
     from portal import ops
 
     ops.configure_logging(app)
     logging.getLogger("pyhanko_certvalidator").setLevel(logging.WARNING)
+    if not web:
+        db.init_app(app)
+        import portal.models  # noqa: F401 - every table in the metadata
+        return app
     ops.init_app(app)  # request ids first: every later hook's log lines carry them
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies:
@@ -47,7 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.auth.sessions import DatabaseSessionInterface
 
     app.session_interface = DatabaseSessionInterface()  # only a random id in the cookie (portal/auth/sessions.py)
-    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    init_migrations(app)
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
@@ -120,6 +138,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def init_migrations(app: Flask) -> None:
+    """Flask-Migrate on `app` (the web application always; the light one for `okienko db`)."""
+    from flask_migrate import Migrate
+
+    from portal.extensions import db
+
+    Migrate(app, db, directory=MIGRATIONS, render_as_batch=True)
+
+
 def _session_seconds(app: Flask) -> int:
     """What the page's time-out warning counts down: the idle limit, or less when the absolute one comes first."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -164,6 +191,7 @@ def load_catalog_at_start(app: Flask) -> None:
     """
     from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+    from portal.extensions import db
     from portal.forms import service
 
     if not app.config["CATALOG_LOAD_AT_START"]:
@@ -222,6 +250,7 @@ def _origin(url: str) -> str:
 
 
 def _select_locale() -> str:
+    from flask import session
     from sqlalchemy.exc import SQLAlchemyError
 
     from portal import errors
@@ -237,6 +266,8 @@ def _select_locale() -> str:
 
 
 def _remember_language() -> None:
+    from flask import g, request, session
+
     requested = request.args.get("lang")
     if requested in LANGUAGES:
         session["lang"] = requested
@@ -244,7 +275,7 @@ def _remember_language() -> None:
 
 
 def _security_headers(response: Any) -> Any:
-    from flask import current_app
+    from flask import current_app, request
 
     response.headers.setdefault("Content-Security-Policy", current_app.config["CSP"])
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -255,7 +286,14 @@ def _security_headers(response: Any) -> Any:
     return response
 
 
-@event.listens_for(Engine, "connect")
+def _register_sqlite_pragmas() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "connect", _sqlite_pragmas):
+        event.listen(Engine, "connect", _sqlite_pragmas)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     """Per-connection SQLite settings. The WAL journal itself is set once by `okienko db upgrade`."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):

@@ -1,8 +1,24 @@
-"""`okienko`: every administrator's task, as a Flask CLI group over `create_app`."""
+"""`okienko`: every administrator's task.
+
+A plain click group: a command builds the application only when it runs, and only as much of it as it
+needs. Three kinds:
+
+- `with_appcontext=False`: no application at all (`keys init`, `sandbox`, `config`, `smoke`, `deadline`,
+  `demo`, `catalog import`, `--help` everywhere): Flask and SQLAlchemy are not even imported.
+- `light=True`: the settings and the database only (`create_app(web=False)`: no keys, no blueprints):
+  verifying signatures and receipts, the trusted list, migrations, the catalog, the audit log, the outbox's
+  state.
+- the rest (the default, as for a command someone adds): the whole portal, as the web server builds it.
+
+What a command needs and is missing is said as a one-line error: the keys ("run `okienko keys init`
+first"), the tables ("run `okienko db upgrade` first"), a database that does not answer.
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
+import importlib
 import json
 import os
 import secrets
@@ -10,30 +26,201 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from flask import Flask, current_app
-from flask.cli import FlaskGroup
 
 from portal import config as portal_config
-from portal.auth.cli import clerks_group
-from portal.db_types import utcnow
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
-def _create_app() -> Flask:
-    from portal import create_app
+class Portal:
+    """The applications this run of `okienko` has built; the test runner's ScriptInfo stands in for it."""
 
-    return create_app()
+    def __init__(self) -> None:
+        self.apps: dict[bool, Flask] = {}
+
+    def load(self, light: bool, migrations: bool = False) -> Flask:
+        from portal import KeysMissing, create_app, init_migrations
+
+        app = self.apps.get(False) or (self.apps.get(True) if light else None)
+        if app is None:
+            try:
+                app = self.apps[light] = create_app(web=not light)
+            except KeysMissing as exc:
+                raise click.ClickException(str(exc)) from None
+        if migrations and "migrate" not in app.extensions:
+            init_migrations(app)
+        return app
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
-def main() -> None:
+def _app_for(ctx: click.Context, light: bool) -> Flask:
+    holder = ctx.find_object(Portal)
+    if holder is not None:
+        return holder.load(light)
+    from flask.cli import ScriptInfo  # `app.test_cli_runner()` passes the test's application this way
+
+    return ctx.ensure_object(ScriptInfo).load_app()
+
+
+def with_app(light: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run the command inside an application context (built when the command runs, not before)."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            from flask import current_app
+
+            ctx = click.get_current_context()
+            if not current_app:
+                ctx.with_resource(_app_for(ctx, light).app_context())
+            return command(*args, **kwargs)
+
+        return run
+
+    return decorate
+
+
+class Group(click.Group):
+    """A group whose commands get their application context when they run (see the module's docstring),
+    and whose `db`, `clerks`, `shell` and `routes` are imported only when asked for."""
+
+    lazy: dict[str, tuple[str, str]] = {}
+
+    def command(self, *args: Any, with_appcontext: bool = True, light: bool = False,  # type: ignore[override]
+                **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
+        outer = super().command
+
+        def decorate(f: Callable[..., Any]) -> click.Command:
+            return outer(*args, **kwargs)(with_app(light)(f) if with_appcontext else f)
+
+        return decorate
+
+    def group(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", Group)
+        return super().group(*args, **kwargs)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy:
+            module, attribute = self.lazy[name][0].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The list in --help, without importing the lazy commands for their one-line help.
+        rows = [(name, self.lazy[name][1] if name in self.lazy and name not in self.commands
+                 else (self.get_command(ctx, name) or click.Command(name)).get_short_help_str(formatter.width))
+                for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class Main(Group):
+    lazy = {
+        "db": ("portal.cli:migrations", "The database's migrations (Flask-Migrate): `okienko db upgrade`."),
+        "clerks": ("portal.cli:clerks", "The office's clerks: the directory the desk offers in dekretacja."),
+        "shell": ("portal.cli:shell", "A Python shell in the portal's application context."),
+        "routes": ("portal.cli:routes", "The portal's routes."),
+    }
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            problem = _database_problem(exc)
+            if problem is None:
+                raise
+            raise click.ClickException(problem) from None
+
+
+def _database_problem(exc: BaseException) -> str | None:
+    """What a database error means for the administrator, or None when it is no database error."""
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return None
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    text = str(getattr(exc, "orig", None) or exc)
+    url = getattr(exc, "url", None) or portal_config.from_environment()["DATABASE_URL"]
+    if isinstance(exc, OperationalError | ProgrammingError) and (
+            "no such table" in text or ("relation" in text and "does not exist" in text)):
+        return f"the database has no tables yet: run `okienko db upgrade` first ({text.splitlines()[0]})"
+    if isinstance(exc, OperationalError):
+        return f"cannot reach the database at {_without_password(url)}: {text.strip().splitlines()[0]}"
+    return None
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # a URL SQLAlchemy cannot read is shown as it came, minus nothing secret it could hold
+        return url.split("@")[-1]
+
+
+@click.group(cls=Main)
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Okienko — e-services portal of the office. Configuration: PORTAL_* variables (see README)."""
+    if ctx.obj is None:
+        ctx.obj = Portal()
 
 
-main.add_command(clerks_group)
+def flask_group(group: click.Group, light: bool = False, migrations: bool = False) -> click.Group:
+    """A group of Flask-style commands (Flask-Migrate's `db`, a `flask.cli.AppGroup`): they find their
+    application through a `ScriptInfo`, which here builds the light or the whole portal when one runs."""
+    own = group.callback
+
+    @click.pass_context
+    def set_up(ctx: click.Context, /, **options: Any) -> Any:
+        holder = ctx.find_object(Portal)
+        if holder is not None:
+            from flask.cli import ScriptInfo
+
+            ctx.obj = ScriptInfo(create_app=lambda: holder.load(light, migrations), set_debug_flag=False,
+                                 load_dotenv_defaults=False)
+        return ctx.invoke(own, **options) if own else None
+
+    return click.Group(group.name, commands=group.commands, callback=set_up, params=group.params,
+                       help=group.help, short_help=group.short_help)
+
+
+def flask_command(command: click.Command, light: bool = False) -> click.Command:
+    """One of Flask's own commands (`shell`, `routes`), in this group's application context."""
+    callback = getattr(command.callback, "__wrapped__", command.callback)  # without Flask's with_appcontext
+    return click.Command(command.name, callback=with_app(light)(callback), params=command.params,
+                         help=command.help, short_help=command.short_help)
+
+
+def __getattr__(name: str) -> Any:
+    # The lazy commands (Main.lazy), built on first use.
+    if name == "migrations":
+        from flask_migrate.cli import db
+
+        return flask_group(db, light=True, migrations=True)
+    if name == "clerks":
+        from portal.auth.cli import clerks_group
+
+        return flask_group(clerks_group)
+    if name in ("shell", "routes"):
+        from flask.cli import routes_command, shell_command
+
+        return flask_command(shell_command if name == "shell" else routes_command)
+    raise AttributeError(name)
+
+
+def _config() -> Any:
+    from flask import current_app
+
+    return current_app.config
 
 
 # --- commands that work before the application can start -------------------------------------------
@@ -155,13 +342,13 @@ def catalog_group() -> None:
     """The e-service catalog."""
 
 
-@catalog_group.command("load")
+@catalog_group.command("load", light=True)
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
 def catalog_load(directory: Path | None) -> None:
     """Check every service folder in DIRECTORY and load new versions; broken ones are reported and skipped."""
     from portal.forms import service
 
-    report = service.load_catalog(directory or Path(current_app.config["CATALOG_DIR"]))
+    report = service.load_catalog(directory or Path(_config()["CATALOG_DIR"]))
     for label in report.added:
         click.echo(f"loaded     {label}")
     for label in report.unchanged:
@@ -193,7 +380,7 @@ def catalog_import(xsd: Path, service_id: str | None, out: Path | None) -> None:
         click.echo(text, nl=False)
 
 
-@catalog_group.command("list")
+@catalog_group.command("list", light=True)
 @click.option("--json", "as_json", is_flag=True)
 def catalog_list(as_json: bool) -> None:
     """The services offered now."""
@@ -215,7 +402,7 @@ def trust_group() -> None:
     """Trust anchors for signatures: trusted lists and the administrator's own certificates."""
 
 
-@trust_group.command("import")
+@trust_group.command("import", light=True)
 @click.argument("source")
 def trust_import(source: str) -> None:
     """Import a trusted list (TSL XML) from a FILE or an https URL; its signature is checked first."""
@@ -241,7 +428,7 @@ def trust_import(source: str) -> None:
                f"{len(report.kept)} kept, {len(report.withdrawn)} withdrawn")
 
 
-@trust_group.command("add")
+@trust_group.command("add", light=True)
 @click.argument("pem", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 def trust_add(pem: Path) -> None:
     """Trust the CA certificate(s) in PEM in addition to the lists."""
@@ -251,7 +438,7 @@ def trust_add(pem: Path) -> None:
         click.echo(f"added      {subject}")
 
 
-@trust_group.command("list")
+@trust_group.command("list", light=True)
 def trust_list() -> None:
     from sqlalchemy import select
 
@@ -267,7 +454,7 @@ def signature_group() -> None:
     """Signed documents."""
 
 
-@signature_group.command("verify")
+@signature_group.command("verify", light=True)
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--content", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="the signed document, for a detached signature (or to compare an enveloped one with)")
@@ -278,12 +465,12 @@ def signature_group() -> None:
               help="an additional trust anchor (PEM)")
 def signature_verify(file: Path, content: Path | None, as_json: bool, offline: bool, extra: tuple[Path, ...]) -> None:
     """Verify a signed XML document exactly as the portal does; exit status 0 only when valid."""
-    from portal.signing import service as signing
     from portal.signing import verify
+    from portal.signing.policy import policy as office_policy
 
-    policy = signing.policy()
+    policy = office_policy()
     anchors = policy.trust_anchors + tuple(der for path in extra for der in verify.der_certificates(path.read_bytes()))
-    policy = signing.policy(trust_anchors=anchors, revocation_mode="offline" if offline else policy.revocation_mode,
+    policy = office_policy(trust_anchors=anchors, revocation_mode="offline" if offline else policy.revocation_mode,
                             accept_embedded_certificate=offline)
     data = file.read_bytes()
     given = content.read_bytes() if content else None
@@ -316,10 +503,10 @@ def _receipt_settings(extra: tuple[Path, ...], seal: tuple[Path, ...]) -> tuple[
     from dataclasses import replace
 
     from portal.inbox import receipts
-    from portal.signing import service as signing
     from portal.signing import verify
+    from portal.signing.policy import policy as office_policy
 
-    policy = signing.policy()
+    policy = office_policy()
     policy = replace(policy, trust_anchors=policy.trust_anchors + tuple(
         der for path in extra for der in verify.der_certificates(path.read_bytes())))
     issuer = receipts.office_issuer()
@@ -328,7 +515,7 @@ def _receipt_settings(extra: tuple[Path, ...], seal: tuple[Path, ...]) -> tuple[
     return policy, issuer
 
 
-@receipt_group.command("verify")
+@receipt_group.command("verify", light=True)
 @click.argument("upo_file", metavar="UPO.xml", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--document", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="the filed document, to check it is the one the receipt covers")
@@ -356,7 +543,7 @@ def receipt_verify(upo_file: Path, document: Path | None, extra: tuple[Path, ...
     sys.exit(0 if result.valid else 1)
 
 
-@receipt_group.command("verify-all")
+@receipt_group.command("verify-all", light=True)
 @click.option("--trust", "extra", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
               help="an additional trust anchor (PEM)")
 @click.option("--seal", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
@@ -384,7 +571,7 @@ def audit_group() -> None:
     """The hash-chained audit log."""
 
 
-@audit_group.command("verify")
+@audit_group.command("verify", light=True)
 @click.option("--json", "as_json", is_flag=True)
 def audit_verify(as_json: bool) -> None:
     """Walk the chain; exit status 1 if any entry was edited, removed or reordered."""
@@ -436,7 +623,7 @@ def outbox_run(once: bool, poll: float, metrics_address: str | None) -> None:
         return
     import threading
 
-    if problems := outbox.check_routes(current_app.config):
+    if problems := outbox.check_routes(_config()):
         raise click.ClickException("the delivery settings are wrong:\n  " + "\n  ".join(problems))
     if metrics_address:
         from portal.ops import metrics
@@ -449,7 +636,7 @@ def outbox_run(once: bool, poll: float, metrics_address: str | None) -> None:
     outbox.run_forever(poll, stop)
 
 
-@outbox_group.command("status")
+@outbox_group.command("status", light=True)
 @click.option("--json", "as_json", is_flag=True)
 def outbox_status(as_json: bool) -> None:
     """Counts per state and the age of the oldest waiting delivery."""
@@ -459,14 +646,14 @@ def outbox_status(as_json: bool) -> None:
     click.echo(json.dumps(result, indent=2) if as_json else result)
 
 
-@outbox_group.command("check")
+@outbox_group.command("check", light=True)
 def outbox_check() -> None:
     """Check that every configured adapter is known and has its settings; exit status 1 if not."""
     from backoffice_adapter import outbox
 
-    if problems := outbox.check_routes(current_app.config):
+    if problems := outbox.check_routes(_config()):
         raise click.ClickException("\n".join(problems))
-    click.echo("delivery settings OK: " + ", ".join(outbox.configured_adapters(current_app.config)))
+    click.echo("delivery settings OK: " + ", ".join(outbox.configured_adapters(_config())))
 
 
 @outbox_group.command("resend")
@@ -499,6 +686,7 @@ def notify_digest(day: str | None) -> None:
     """Send the clerks' digest of cases near their deadline, and the residents' overdue notices, now."""
     from datetime import date
 
+    from portal.db_types import utcnow
     from portal.notify import service as notify
     from portal.status.deadlines import WARSAW
 

@@ -1,4 +1,7 @@
-"""Flask extensions, created unbound and initialised in `create_app`."""
+"""Flask extensions, created unbound and initialised in `create_app`.
+
+Flask-Migrate is not among them: it imports Alembic (a tenth of a second), which only `okienko db` and
+the tests' migrations need (`portal.init_migrations`)."""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -7,7 +10,6 @@ from typing import Any
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
@@ -41,7 +43,6 @@ def kept_loaded() -> Iterator[None]:
         yield
     finally:
         session.expire_on_commit = True
-migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
 # Limits are set per route (the public look-ups); counters live in PORTAL_RATELIMIT_STORAGE.
