@@ -93,7 +93,8 @@ def api_check() -> Any:
     return jsonify(result.as_dict())
 
 
-@bp.get("/api/upo/<receipt_id>")
+# Not merge_slashes: an id that begins with "/" (%2F0) would be redirected to /api/upo/0 instead of not found.
+@bp.get("/api/upo/<receipt_id>", merge_slashes=False)
 @receipt_lookup(_code_in_address)
 def api_lookup(receipt_id: str) -> Any:
     found = _lookup(receipt_id, _code_in_address() or "")
