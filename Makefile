@@ -6,7 +6,7 @@ PORT ?= 5000
 SANDBOX_PORT ?= 5001
 PORTAL_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg test-sqlite lint install translations bench clean
+.PHONY: run test test-pg test-sqlite lint install translations bench clean deps
 
 $(BIN)/okienko: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +23,19 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
+# What Debian must provide (scripts/deps): installed when missing, the test services started; silent otherwise.
+deps:
+	@PORTAL_TEST_DATABASE_URL=$(PORTAL_TEST_DATABASE_URL) scripts/deps test
+
 run: install
+	@scripts/deps run
 	$(BIN)/okienko keys init
 	$(BIN)/okienko sandbox pki --port $(SANDBOX_PORT)
 	$(BIN)/okienko db upgrade
 	$(BIN)/okienko catalog load catalog
 	$(BIN)/okienko demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
-test: install node_modules/.installed
+test: deps install node_modules/.installed
 	PORTAL_TEST_DATABASE_URL=$(PORTAL_TEST_DATABASE_URL) $(BIN)/pytest
 	PORTAL_TEST_DATABASE_URL=sqlite $(BIN)/pytest -m "not browser or sqlite_browser"
 

@@ -20,6 +20,7 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
@@ -27,6 +28,13 @@ from tests.faults import private_postgres, private_postgres_cluster, small_volum
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+# Property tests: in CI the same examples every run (derandomize), so a green run is no luck and a red one
+# fails again for whoever reruns it; a developer explores new ones with HYPOTHESIS_PROFILE=explore (README).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("explore", max_examples=500, print_blob=True)
+IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "default"))
 
 
 def free_port() -> int:
