@@ -29,7 +29,9 @@ def main() -> None:
         print(f"{'created' if made else 'kept existing'} sandbox PKI in {args.directory}")
         return
 
-    from werkzeug.serving import run_simple
+    import logging
+
+    from werkzeug.serving import make_server
 
     from sandbox import people
     from sandbox.app import create_app
@@ -43,8 +45,17 @@ def main() -> None:
     print("  Demo clerks (office identity provider):", flush=True)
     for clerk in people.CLERKS:
         print(f"    {clerk.name:<28} {clerk.username:<14} {clerk.unit}: {', '.join(clerk.roles)}", flush=True)
-    # One process on purpose: the providers keep their codes and tokens in memory.
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    # One process on purpose: the providers keep their codes and tokens in memory. Served without werkzeug's
+    # development-server banner and its line per request: what `make run` shows is the addresses and the
+    # accounts (the sandbox is a development server by nature, and says SANDBOX above); errors still show.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(args.host, args.port, app, threaded=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

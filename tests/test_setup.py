@@ -35,3 +35,28 @@ def test_property_tests_are_derandomized_in_ci() -> None:
     if os.environ.get("CI", "").lower() in ("", "0", "false") or os.environ.get("HYPOTHESIS_PROFILE"):
         return  # outside CI any profile may be chosen
     assert settings.default.derandomize and settings.default.database is None
+
+
+def test_the_package_metadata_gives_its_license_as_an_spdx_expression() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "EUPL-1.2"  # a table here made setuptools warn three times per install
+
+
+def test_the_sandbox_prints_its_addresses_and_accounts_without_a_development_server_banner(pki: Path) -> None:
+    import signal
+    import sys
+
+    from tests.conftest import free_port, wait_for
+
+    port = free_port()
+    sandbox = subprocess.Popen([sys.executable, "-m", "sandbox", "run", "--port", str(port), "--pki", str(pki)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/")
+    finally:
+        sandbox.send_signal(signal.SIGINT)
+        output = sandbox.communicate(timeout=20)[0]
+    assert f"Sandbox services on http://127.0.0.1:{port}/" in output and "Jan Kowalski" in output
+    assert "development server" not in output and "GET / " not in output, output
