@@ -115,3 +115,6 @@ def configure(level: str, log_format: str) -> None:
     else:
         return
     root.setLevel(level)
+    # Alembic announces each of its plugins at INFO whenever migrations are looked at (/ready, `db upgrade`):
+    # a screen of lines that say nothing to an operator. Its warnings and errors still come through.
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(logging.WARNING, root.level))
