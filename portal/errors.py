@@ -18,10 +18,12 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, render_template, request, session
 from flask_babel import get_locale
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from werkzeug.exceptions import InternalServerError
 
 from portal import api
 from portal.extensions import db
 from portal.inbox.spool import SpoolUnavailable
+from portal.ops import request_ids
 from portal.storage.service import StorageUnavailable
 
 log = logging.getLogger("portal")
@@ -44,11 +46,27 @@ class Visitor:
         return self.resident or self.clerk
 
 
+# SQLite reports a statement it cannot run (a function its version lacks, a missing table) as an
+# OperationalError, as it does a locked or missing database file: those are programming errors, not outages.
+_SQLITE_PROGRAMMING_ERRORS = ("no such function", "no such table", "no such column", "syntax error",
+                              "wrong number of arguments", "has no column named")
+
+
 def database_error(exc: BaseException | None) -> bool:
-    """Is this the database (or the connection to it) failing?"""
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    """Is this the database (or the connection to it) failing — not a statement of ours it cannot run?"""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    if isinstance(exc, InterfaceError):
+        return True
+    if isinstance(exc, OperationalError):
+        message = str(getattr(exc, "orig", exc)).lower()
+        return not any(marker in message for marker in _SQLITE_PROGRAMMING_ERRORS)
+    return False
+
+
+def for_clerk() -> bool:
+    """Is a clerk looking (the desk's pages)? Their error pages speak of the desk, not of a resident's answers."""
+    return request.blueprint == "desk" or request.path.startswith("/urzad")
 
 
 def _rollback() -> None:
@@ -158,7 +176,7 @@ def database_unavailable(error: Any) -> Any:
         response, code = api.error_answer(error, 503)
     else:
         response = current_app.make_response((render_template("error.html", code=503, outage=True,
-                                                              retry_url=_retry_url()), 503))
+                                                              for_clerk=for_clerk(), retry_url=_retry_url()), 503))
         code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response, code
@@ -191,11 +209,22 @@ def error_page(error: Any) -> Any:
         return store_unavailable(original)
     if code >= 500:
         log.exception("server error on %s", request.path)
+        _rollback()  # the failed statement's transaction must not be what the page's header reads with
     if api.is_api(request.path):
         return api.error_answer(error, code)
     limit = getattr(error, "limit", None)  # Flask-Limiter's refusal names the allowance that ran out
-    return render_template("error.html", code=code, locale=get_locale(),
+    return render_template("error.html", code=code, locale=get_locale(), for_clerk=for_clerk(),
+                           request_id=request_ids.current(),
                            receipt_lookup=getattr(limit, "scope", None) == "receipt-lookup"), code
+
+
+def _database_failure(error: Any) -> Any:
+    """An error from the database layer: the 503 outage page when the database does not answer; otherwise
+    (a statement it cannot run) our programming error, the 500 page, logged as such."""
+    if database_error(error):
+        return database_unavailable(error)
+    _rollback()
+    return error_page(InternalServerError(original_exception=error))
 
 
 def csrf_error(error: Any) -> Any:
@@ -216,8 +245,8 @@ def register(app: Flask) -> None:
         app.register_error_handler(status, error_page)
     app.register_error_handler(CSRFError, csrf_error)
     # Any database error class that means "unreachable", wherever it is raised from: a view, a hook, a template.
-    app.register_error_handler(OperationalError, database_unavailable)
-    app.register_error_handler(InterfaceError, database_unavailable)
+    app.register_error_handler(OperationalError, _database_failure)
+    app.register_error_handler(InterfaceError, _database_failure)
     app.register_error_handler(SpoolUnavailable, spool_unavailable)
     app.register_error_handler(StorageUnavailable, store_unavailable)
     app.after_request(_retry_after)

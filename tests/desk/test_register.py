@@ -185,3 +185,33 @@ def test_the_migration_fills_in_the_subject_and_deadline_of_parcels_registered_b
         parcel = db.session.scalar(select(IncomingParcel))
         assert parcel.subject == "Naprawa chodnika" and parcel.due_on == date(2027, 1, 4)
         db.session.remove()
+
+
+def test_an_sql_error_at_the_desk_is_a_500_for_the_clerk_not_an_outage(
+        app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The register search once used SQL `concat()`, which Debian's SQLite lacks: the clerk got "Błąd 503" with
+    "Twoje dane są zapisane" and links to residents' pages, and the log said "database unavailable". A
+    statement the database cannot run is our programming error: a 500 with its own log line, on a page that
+    speaks to the clerk; 503 stays for a database that does not answer."""
+    from portal.desk import service
+    from tests.helpers import login_clerk
+
+    client = app.test_client()
+    login_clerk(client, "k.zielinska")
+
+    def broken_query(*args: object, **kwargs: object) -> list[IncomingParcel]:
+        db.session.execute(select(text("no_such_function_in_any_database(1)")))
+        return []
+
+    monkeypatch.setattr(service, "incoming", broken_query)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # as in production: the error page, not a raise
+    caplog.clear()
+    answer = client.get("/urzad/?q=Kowalski")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 500, page[:500]
+    assert "Twoje dane są zapisane" not in page and "Moje sprawy" not in page
+    assert "zgłoś go administratorowi portalu" in page and 'href="/urzad/"' in page
+    assert "Katarzyna Zielińska" in page  # the desk's own header
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(m.startswith("server error on /urzad/") for m in messages), messages
+    assert not any("database unavailable" in m for m in messages), messages
