@@ -40,7 +40,11 @@ def answers_json_when_asked(app: Flask, rule: Any) -> bool:
     """A GET route without parameters is simply asked (pages a JSON answer hides in a helper are found too)."""
     if rule.arguments or "GET" not in rule.methods or rule.endpoint == "static":
         return False
-    return app.test_client().get(rule.rule).mimetype == "application/json"
+    response = app.test_client().get(rule.rule)
+    try:
+        return response.mimetype == "application/json"
+    finally:
+        response.close()  # a file sent (the favicon) stays open until its response is closed
 
 
 def json_routes(app: Flask) -> set[tuple[str, str]]:
