@@ -13,12 +13,12 @@ the document was not kept and must be signed again (portal/errors.py); no half-w
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from flask import current_app
+
+from portal.storage.service import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +36,9 @@ def _path(draft_id: str) -> Path:
 def keep(draft_id: str, signed: bytes) -> None:
     """Keep the signed bytes for a retry; raises SpoolUnavailable (logged) when they cannot be written."""
     path = _path(draft_id)
-    temporary: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-        with os.fdopen(handle, "wb") as file:
-            file.write(signed)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
+        write_atomically(path, signed)
     except OSError as exc:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
         log.error("cannot keep the signed document of draft %s for a retry in %s: %s", draft_id, path.parent, exc)
         raise SpoolUnavailable(f"{path.parent}: {exc}") from exc
 

@@ -30,6 +30,24 @@ from portal.extensions import db
 from portal.storage.models import Blob
 
 
+def write_atomically(target: Path, content: bytes) -> None:
+    """Write `content` to `target` whole or not at all: a temporary name, flushed to disk, then renamed, so a
+    crash never leaves half a file; a write or fsync that fails (a full disk) leaves no temporary file behind.
+    Raises OSError."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 class BlobCorrupted(RuntimeError):
     """Stored bytes no longer match their address."""
 
@@ -95,24 +113,10 @@ class FilesystemStore(BlobStore):
         target = self._path(address)
         if target.exists():
             return address
-        temporary: str | None = None
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # A temporary name, flushed to disk, then renamed: a crash never leaves half a file.
-            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-            with os.fdopen(handle, "wb") as file:
-                file.write(content)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, target)
-            temporary = None
+            write_atomically(target, content)
         except OSError as exc:
             raise StorageUnavailable(f"cannot store {address} in {self.root}: {exc}") from exc
-        finally:
-            # A write or fsync that failed (a full disk) leaves no half-written temporary file behind.
-            if temporary is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
         return address
 
     def get(self, address: str) -> bytes:
