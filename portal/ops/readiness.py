@@ -24,6 +24,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from portal.extensions import db
+from portal.storage import service as storage
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,6 @@ def _migrations() -> None:
 def _blob_store() -> None:
     """The store takes writes — and, on a file system, has room for them: a full disk refuses every document
     while the folder still looks writable."""
-    from portal.storage import service as storage
-
     store = storage.store()
     store.check_config()
     free = store.free_bytes()
