@@ -288,7 +288,7 @@ def remind_and_purge(now: datetime | None = None) -> RetentionReport:
     retention = timedelta(days=int(current_app.config["DRAFT_RETENTION_DAYS"]))
     warn = timedelta(days=int(current_app.config["DRAFT_REMINDER_DAYS"]))
     report = RetentionReport()
-    open_drafts = select(Draft).where(Draft.state != "submitted")
+    open_drafts = select(Draft).where(~Draft.submitted)
     for draft in db.session.scalars(open_drafts.where(Draft.updated_at < now - retention)).all():
         audit.record("draft.expired", "draft", draft.id, actor=("system", None))
         db.session.delete(draft)
@@ -326,7 +326,7 @@ def drafts_of(resident: Resident) -> list[Draft]:
     shows each draft's service: loaded one by one, that was a query per service). The prepared document's
     bytes, which the list does not show, stay in the database until read."""
     return list(db.session.scalars(
-        select(Draft).where(Draft.resident_id == resident.id, Draft.state != "submitted")
+        select(Draft).where(Draft.resident_id == resident.id, ~Draft.submitted)
         .order_by(Draft.updated_at.desc())
         .options(selectinload(Draft.eservice), defer(Draft.document))
     ))
