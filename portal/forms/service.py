@@ -120,6 +120,14 @@ def _prefill(source: str, resident: Resident) -> str | None:
 
 
 def start_draft(resident: Resident, eservice: EService) -> Draft:
+    draft = _new_draft(resident, eservice)
+    db.session.commit()
+    return draft
+
+
+def _new_draft(resident: Resident, eservice: EService) -> Draft:
+    """A draft with the answers known from the resident's identity already filled in (part of the caller's
+    unit of work)."""
     definition = definition_of(eservice)
     values = {}
     for f in definition.fields:
@@ -131,7 +139,6 @@ def start_draft(resident: Resident, eservice: EService) -> Draft:
     db.session.add(draft)
     db.session.flush()
     audit.record("draft.started", "draft", draft.id, service=eservice.slug, version=eservice.version)
-    db.session.commit()
     return draft
 
 
@@ -145,7 +152,7 @@ def start_reply(resident: Resident, reply_to: str, title: str, kind: str = "wyja
     found = find(REPLY_SERVICE)
     if found is None:
         return None
-    draft = start_draft(resident, found[0])
+    draft = _new_draft(resident, found[0])
     draft.reply_to = reply_to
     draft.values = {**(draft.values or {}), "rodzaj": kind, "tytul": title[:250]}
     if text:
