@@ -268,6 +268,40 @@ def clerk_from_claims(issuer: str, claims: dict[str, Any]) -> Clerk:
     return clerk
 
 
+def sign_in_resident(claims: dict[str, Any]) -> Resident:
+    """The resident named by the identity provider's claims, in a fresh session; the login is audited.
+    Raises IdentityRefused (nothing stored) when the claims do not name a resident."""
+    resident = resident_from_claims(claims)
+    # The ID token is not kept: it carries the PESEL, and logout names the portal by client_id instead.
+    start_session(resident_id=resident.id, acr=claims.get("acr"))
+    audit.record("resident.login", "resident", str(resident.id), actor=("resident", str(resident.id)),
+                 acr=claims.get("acr"), authority=claims.get("AuthenticatingAuthority"))
+    db.session.commit()
+    return resident
+
+
+def sign_in_clerk(issuer: str, claims: dict[str, Any]) -> Clerk:
+    """The clerk named by the office's identity provider, in a fresh session; the login is audited."""
+    clerk = clerk_from_claims(issuer, claims)
+    start_session(clerk_id=clerk.id)
+    audit.record("clerk.login", "clerk", str(clerk.id), actor=("clerk", str(clerk.id)), roles=clerk.roles)
+    db.session.commit()
+    return clerk
+
+
+def record_logout(resident_id: int) -> None:
+    """Audit a resident's logout (the session itself ends with the cleared cookie session)."""
+    audit.record("resident.logout", "resident", str(resident_id), actor=("resident", str(resident_id)))
+    db.session.commit()
+
+
+def set_case_notices(resident: Resident, wanted: bool) -> None:
+    """Whether the resident is e-mailed when one of their cases changes."""
+    resident.notify_case_changes = wanted
+    audit.record("resident.notices", "resident", str(resident.id), case_changes=resident.notify_case_changes)
+    db.session.commit()
+
+
 def start_session(**values: Any) -> None:
     """A fresh session at every login, under a fresh id, so nothing planted before it survives (no fixation)."""
     keep = {k: session[k] for k in ("lang",) if k in session}

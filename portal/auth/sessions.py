@@ -200,7 +200,7 @@ class DatabaseSessionInterface(SessionInterface):
         now = utcnow()
         if not data:
             if session.row_id is not None:
-                _write(delete(WebSession).where(WebSession.id == session.row_id))
+                write_separately(delete(WebSession).where(WebSession.id == session.row_id))
             if session.row_id is not None or session.stale_cookie:
                 self._forget_cookie(app, response)
             return
@@ -213,7 +213,7 @@ class DatabaseSessionInterface(SessionInterface):
                 token_hash=_hash(token), data=_serializer.dumps(data), created_at=now, seen_at=now,
                 purge_after=_purge_after(app, data, now, now), browser=browser_summary(_user_agent()),
                 **{k: data.get(k) or None for k in IDENTITY}))
-            if _write(*statements, purge=True):
+            if write_separately(*statements, purge=True):
                 self._set_cookie(app, session, response, token)
             return
         assert session.created_at is not None and session.seen_at is not None
@@ -226,7 +226,7 @@ class DatabaseSessionInterface(SessionInterface):
         elif not due:
             return
         # A row ended meanwhile (from another browser) stays ended: the update finds nothing to change.
-        _write(update(WebSession).where(WebSession.id == session.row_id).values(**values))
+        write_separately(update(WebSession).where(WebSession.id == session.row_id).values(**values))
 
     def _set_cookie(self, app: Flask, session: ServerSession, response: Response, token: str) -> None:
         response.set_cookie(
@@ -248,7 +248,7 @@ def _purge_after(app: Flask, data: dict[str, Any], created_at: datetime, seen_at
     return seen_at + _limits(app)[1]  # a visitor's language and CSRF token: half a day after the last use
 
 
-def _write(*statements: Any, purge: bool = False) -> bool:
+def write_separately(*statements: Any, purge: bool = False) -> bool:
     """Write the session in a transaction of its own. The response is made, so whatever the view left
     uncommitted is rolled back first — as the end of the request would do — and never committed here."""
     db.session.rollback()

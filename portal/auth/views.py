@@ -15,7 +15,6 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from portal import config as portal_config
-from portal.audit import service as audit
 from portal.auth import pii, service, sessions
 from portal.auth.models import Clerk
 from portal.extensions import db, login_starts
@@ -91,16 +90,11 @@ def callback() -> Any:
         if attributes.get("sub") != claims.get("sub"):
             return _error("invalid_response", "resident", "userinfo sub differs from the ID token's")
         claims = {**attributes, **claims}
+    target = service.safe_next(session.get("after_login"), "/moje-sprawy")  # read before the session is renewed
     try:
-        resident = service.resident_from_claims(claims)
+        service.sign_in_resident(claims)
     except service.IdentityRefused as exc:
         return _error(exc.code, "resident", str(exc))
-    target = service.safe_next(session.get("after_login"), "/moje-sprawy")
-    # The ID token is not kept: it carries the PESEL, and logout names the portal by client_id instead.
-    service.start_session(resident_id=resident.id, acr=claims.get("acr"))
-    audit.record("resident.login", "resident", str(resident.id), actor=("resident", str(resident.id)),
-                 acr=claims.get("acr"), authority=claims.get("AuthenticatingAuthority"))
-    db.session.commit()
     return redirect(target)
 
 
@@ -109,8 +103,7 @@ def logout() -> Any:
     resident_id = session.get("resident_id")
     session.clear()  # the row goes with it: a copy of the cookie opens nothing any more
     if resident_id:
-        audit.record("resident.logout", "resident", str(resident_id), actor=("resident", str(resident_id)))
-        db.session.commit()
+        service.record_logout(resident_id)
     return _end_provider_session()
 
 
@@ -196,9 +189,7 @@ def notices() -> Any:
     assert resident is not None
     form = NoticesForm()
     if form.validate_on_submit():
-        resident.notify_case_changes = bool(form.case_changes.data)
-        audit.record("resident.notices", "resident", str(resident.id), case_changes=resident.notify_case_changes)
-        db.session.commit()
+        service.set_case_notices(resident, bool(form.case_changes.data))
     return redirect(url_for("auth.account", zapisano=1))
 
 
@@ -252,11 +243,8 @@ def clerk_callback() -> Any:
     except (AuthlibBaseError, JoseError, KeyError, ValueError) as exc:
         return _error("invalid_response", "clerk", f"{type(exc).__name__}: {exc}")
     claims = dict(token.get("userinfo") or {})
-    clerk = service.clerk_from_claims(current_app.config["CLERK_OIDC_ISSUER"], claims)
-    target = service.safe_next(session.get("after_clerk_login"), "/urzad/")
-    service.start_session(clerk_id=clerk.id)
-    audit.record("clerk.login", "clerk", str(clerk.id), actor=("clerk", str(clerk.id)), roles=clerk.roles)
-    db.session.commit()
+    target = service.safe_next(session.get("after_clerk_login"), "/urzad/")  # read before the session is renewed
+    service.sign_in_clerk(current_app.config["CLERK_OIDC_ISSUER"], claims)
     return redirect(target)
 
 

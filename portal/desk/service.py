@@ -24,6 +24,7 @@ from backoffice_adapter.base import CaseUpdate, Envelope
 from portal.audit import service as audit
 from portal.auth.models import Clerk
 from portal.db_types import utcnow
+from portal.desk import letters
 from portal.desk.models import (
     CaseCounter,
     DeskCase,
@@ -443,10 +444,17 @@ def notify_delay(clerk: Clerk, case: DeskCase, reason: str, new_date: date, toda
 
 
 def send_letter(clerk: Clerk, case: DeskCase, kind: str, title: str, filename: str, content: bytes,
-                verdict: dict[str, Any], summary: str = "") -> OutgoingLetter:
-    """Deliver a verified signed answer or decision to the resident through the portal."""
+                summary: str = "") -> OutgoingLetter:
+    """Deliver a signed answer or decision to the resident through the portal, once its signature is verified
+    here (`content` may be up to one byte over the limit: so a larger upload is known to be too large)."""
     from portal.storage import service as storage
 
+    if len(content) > letters.MAX_LETTER_BYTES:
+        raise DeskError(_("Plik jest za duży (najwyżej 20 MB)."))
+    verdict = letters.check_signed_file(content)
+    if not verdict.get("valid"):
+        raise DeskError(_("Podpis pisma nie jest ważny: %(reasons)s. Pismo nie zostało wysłane.",
+                          reasons="; ".join(str(r) for r in verdict.get("reasons", [])) or "—"))
     _require_work(clerk, case)
     if kind not in ("answer", "decision"):
         raise DeskError(_("Wybierz rodzaj pisma."))
@@ -454,8 +462,6 @@ def send_letter(clerk: Clerk, case: DeskCase, kind: str, title: str, filename: s
         raise DeskError(_("Podaj tytuł pisma — mieszkaniec zobaczy go w portalu."))
     if kind == "decision" and not summary.strip():
         raise DeskError(_("Streść rozstrzygnięcie w jednym zdaniu — mieszkaniec zobaczy je w przebiegu sprawy."))
-    if not verdict.get("valid"):
-        raise DeskError(_("Podpis pisma nie jest ważny; pismo nie zostało wysłane."))
     media_type = "application/pdf" if content.startswith(b"%PDF") else "application/xml"
     letter = OutgoingLetter(case=case, kind=kind, title=title.strip()[:400], filename=filename[:200],
                             media_type=media_type, sha256=storage.put(content), verdict=verdict, created_by=clerk.id)

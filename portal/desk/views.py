@@ -299,15 +299,8 @@ def notify_delay(case_id: int) -> Any:
 def send_letter(case_id: int) -> Any:
     def act(case: DeskCase, form: LetterForm) -> None:
         upload = form.file.data
-        content = upload.read(letters.MAX_LETTER_BYTES + 1)
-        if len(content) > letters.MAX_LETTER_BYTES:
-            raise service.DeskError(_("Plik jest za duży (najwyżej 20 MB)."))
-        verdict = letters.check_signed_file(content)
-        if not verdict.get("valid"):
-            raise service.DeskError(_("Podpis pisma nie jest ważny: %(reasons)s. Pismo nie zostało wysłane.",
-                                      reasons="; ".join(str(r) for r in verdict.get("reasons", [])) or "—"))
-        service.send_letter(_clerk(), case, form.kind.data, form.title.data, upload.filename or "pismo", content,
-                            verdict, form.summary.data or "")
+        service.send_letter(_clerk(), case, form.kind.data, form.title.data, upload.filename or "pismo",
+                            upload.read(letters.MAX_LETTER_BYTES + 1), form.summary.data or "")
 
     return _act(case_id, "letter_form", act)
 

@@ -24,7 +24,7 @@ from backoffice_adapter.base import Envelope
 from portal import xmlsafe
 from portal.audit import service as audit
 from portal.db_types import utcnow
-from portal.epuap_pull import wssec
+from portal.epuap_pull import soap, wssec
 from portal.epuap_pull.models import CONFIRMED, PENDING, PullItem
 from portal.epuap_pull.soap import PulledDocument
 from portal.extensions import db
@@ -228,7 +228,32 @@ def confirm(digest: str, caller: wssec.Caller) -> Confirmation:
 
 
 def refused(reason: str, code: str, subject: str | None, remote_addr: str | None) -> None:
-    """Audit a request that was not authenticated (part of the caller's transaction)."""
+    """Log and audit a request that was not authenticated, in a transaction of its own."""
     log.warning("WS-Pull request refused (%s) from %s, certificate %s: %s", code, remote_addr, subject, reason)
-    audit.record("epuap_pull.refused", None, None, actor=("anonymous", None), code=code, reason=reason[:300],
-                 certificate=subject, remote_addr=remote_addr)
+    try:
+        audit.record("epuap_pull.refused", None, None, actor=("anonymous", None), code=code, reason=reason[:300],
+                     certificate=subject, remote_addr=remote_addr)
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - the refusal stands even when it cannot be recorded
+        db.session.rollback()
+        log.exception("could not audit a refused WS-Pull request")
+
+
+def answer(pull_request: soap.PullRequest, box: Mailbox, caller: wssec.Caller, test: bool) -> etree._Element:
+    """Serve one authenticated WS-Pull operation: its SOAP answer, with what it changed (a document handed
+    out, a confirmation) committed. On any failure nothing is kept and the error is raised."""
+    try:
+        if pull_request.operation == "oczekujaceDokumenty":
+            element = soap.waiting(waiting())
+        elif pull_request.operation == "pobierzNastepny":
+            element = soap.next_document(next_document(caller, test=test), box.name, box.address, utcnow())
+        elif confirm(pull_request.digest or "", caller) is Confirmation.UNKNOWN:
+            element = soap.confirmed(soap.UNKNOWN_DIGEST, "Skrót nie odpowiada żadnemu dokumentowi oczekującemu "
+                                                          "w kolejce (the digest matches no waiting document)")
+        else:
+            element = soap.confirmed(soap.OK, None)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return element

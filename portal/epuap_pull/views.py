@@ -11,12 +11,10 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, abort, current_app, request
-from lxml import etree
 
 from portal import xmlsafe
-from portal.db_types import utcnow
 from portal.epuap_pull import service, soap, wssec
-from portal.extensions import csrf, db
+from portal.extensions import csrf
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +63,7 @@ def pull() -> Response:
     try:
         caller = wssec.verify(envelope, wssec.load_certificates(box.client_certs))
     except wssec.Refused as exc:
-        try:
-            service.refused(str(exc), exc.code, exc.subject, request.remote_addr)
-            db.session.commit()
-        except Exception:  # noqa: BLE001 - the refusal stands even when it cannot be recorded
-            db.session.rollback()
-            log.exception("could not audit a refused WS-Pull request")
+        service.refused(str(exc), exc.code, exc.subject, request.remote_addr)
         return _fault(exc.code, str(exc), 401, security=True)
 
     try:
@@ -81,23 +74,9 @@ def pull() -> Response:
         return _fault("Client", f"this service serves the inbox {box.address} of subject {box.subject} only", 403)
 
     try:
-        answer = _answer(pull_request, box, caller)
-        db.session.commit()
+        answer = service.answer(pull_request, box, caller, test=bool(current_app.config["SANDBOX"]))
     except Exception:  # noqa: BLE001 - the client must get a SOAP fault, not an HTML error page
-        db.session.rollback()
         log.exception("WS-Pull %s failed", pull_request.operation)
         return _fault("Server", "the request could not be served; try again later", 500)
     return Response(soap.envelope(answer), content_type=XML)
 
-
-def _answer(pull_request: soap.PullRequest, box: service.Mailbox, caller: wssec.Caller) -> etree._Element:
-    if pull_request.operation == "oczekujaceDokumenty":
-        return soap.waiting(service.waiting())
-    if pull_request.operation == "pobierzNastepny":
-        document = service.next_document(caller, test=bool(current_app.config["SANDBOX"]))
-        return soap.next_document(document, box.name, box.address, utcnow())
-    outcome = service.confirm(pull_request.digest or "", caller)
-    if outcome is service.Confirmation.UNKNOWN:
-        return soap.confirmed(soap.UNKNOWN_DIGEST, "Skrót nie odpowiada żadnemu dokumentowi oczekującemu w kolejce "
-                                                   "(the digest matches no waiting document)")
-    return soap.confirmed(soap.OK, None)

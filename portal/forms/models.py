@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.auth.models import Resident
@@ -28,6 +29,11 @@ class EService(db.Model):  # type: ignore[name-defined]
     # stay for the drafts and submissions made with them.
     current: Mapped[bool] = mapped_column(default=True)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# A draft's state once its signed document is stored: set in the same transaction that writes the
+# submission (portal/inbox/service.py `store`), so the draft alone says whether it was submitted.
+SUBMITTED = "submitted"
 
 
 class Draft(db.Model):  # type: ignore[name-defined]
@@ -56,6 +62,11 @@ class Draft(db.Model):  # type: ignore[name-defined]
     attachments: Mapped[list[DraftAttachment]] = relationship(
         back_populates="draft", cascade="all, delete-orphan", order_by="DraftAttachment.id"
     )
+
+    @hybrid_property
+    def submitted(self) -> bool:
+        """Whether the draft was filed: the one rule behind every "already submitted?" (also in queries)."""
+        return self.state == SUBMITTED
 
 
 class DraftAttachment(db.Model):  # type: ignore[name-defined]

@@ -120,6 +120,14 @@ def _prefill(source: str, resident: Resident) -> str | None:
 
 
 def start_draft(resident: Resident, eservice: EService) -> Draft:
+    draft = _new_draft(resident, eservice)
+    db.session.commit()
+    return draft
+
+
+def _new_draft(resident: Resident, eservice: EService) -> Draft:
+    """A draft with the answers known from the resident's identity already filled in (part of the caller's
+    unit of work)."""
     definition = definition_of(eservice)
     values = {}
     for f in definition.fields:
@@ -131,7 +139,6 @@ def start_draft(resident: Resident, eservice: EService) -> Draft:
     db.session.add(draft)
     db.session.flush()
     audit.record("draft.started", "draft", draft.id, service=eservice.slug, version=eservice.version)
-    db.session.commit()
     return draft
 
 
@@ -145,7 +152,7 @@ def start_reply(resident: Resident, reply_to: str, title: str, kind: str = "wyja
     found = find(REPLY_SERVICE)
     if found is None:
         return None
-    draft = start_draft(resident, found[0])
+    draft = _new_draft(resident, found[0])
     draft.reply_to = reply_to
     draft.values = {**(draft.values or {}), "rodzaj": kind, "tytul": title[:250]}
     if text:
@@ -288,7 +295,7 @@ def remind_and_purge(now: datetime | None = None) -> RetentionReport:
     retention = timedelta(days=int(current_app.config["DRAFT_RETENTION_DAYS"]))
     warn = timedelta(days=int(current_app.config["DRAFT_REMINDER_DAYS"]))
     report = RetentionReport()
-    open_drafts = select(Draft).where(Draft.state != "submitted")
+    open_drafts = select(Draft).where(~Draft.submitted)
     for draft in db.session.scalars(open_drafts.where(Draft.updated_at < now - retention)).all():
         audit.record("draft.expired", "draft", draft.id, actor=("system", None))
         db.session.delete(draft)
@@ -326,7 +333,7 @@ def drafts_of(resident: Resident) -> list[Draft]:
     shows each draft's service: loaded one by one, that was a query per service). The prepared document's
     bytes, which the list does not show, stay in the database until read."""
     return list(db.session.scalars(
-        select(Draft).where(Draft.resident_id == resident.id, Draft.state != "submitted")
+        select(Draft).where(Draft.resident_id == resident.id, ~Draft.submitted)
         .order_by(Draft.updated_at.desc())
         .options(selectinload(Draft.eservice), defer(Draft.document))
     ))

@@ -32,7 +32,7 @@ def _keep_posted_answers(resident_id: int) -> None:
         return
     step_id = request.view_args.get("step_id")
     draft = db.session.get(Draft, request.view_args.get("draft_id"))
-    if draft is None or draft.resident_id != resident_id or draft.state == "submitted" or step_id == ATTACHMENTS_STEP:
+    if draft is None or draft.resident_id != resident_id or draft.submitted or step_id == ATTACHMENTS_STEP:
         return
     current = service.definition_of(draft.eservice).step(step_id)
     if current is not None:
@@ -45,7 +45,7 @@ def _own_draft(draft_id: str) -> Draft:
     draft = service.draft_for(draft_id, resident) if resident else None
     if draft is None:
         abort(404)
-    if draft.state == "submitted":
+    if draft.submitted:
         abort(410)
     return draft
 

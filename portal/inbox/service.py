@@ -33,7 +33,7 @@ from portal.db_types import utcnow
 from portal.extensions import db, kept_loaded
 from portal.forms import flow
 from portal.forms import service as forms
-from portal.forms.models import Draft
+from portal.forms.models import SUBMITTED, Draft
 from portal.inbox import pdf, upo
 from portal.inbox.models import Submission
 from portal.ops import metrics
@@ -125,7 +125,7 @@ def store(draft: Draft, signed: bytes, verdict: Verdict) -> Submission:
         status.add_event(submission.id, status.FILED, f"{submission.id}:filed", submission.filed_at,
                          receipt_id=submission.receipt_id)
         outbox.enqueue(submission.id, outbox.routes_for(definition.id, current_app.config))
-        draft.state = "submitted"
+        draft.state = SUBMITTED
         # The receipt is made from these very objects next: keep them loaded across the commit
         # instead of reading back what was just written.
         with kept_loaded():

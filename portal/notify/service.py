@@ -93,8 +93,9 @@ def send_pending(limit: int = 100) -> int:
 # --- daily jobs --------------------------------------------------------------------------------
 
 
-def _claim_day(name: str, today: date) -> bool:
-    """True for the one caller that runs the job today (a row lock keeps several workers apart)."""
+def claim_the_day(name: str, today: date) -> bool:
+    """True for the one caller that runs the job today (a row lock keeps several workers apart). A unit of
+    work of its own: the claim commits before the day's jobs run, so other workers see it at once."""
     run = db.session.get(JobRun, name, with_for_update=True)
     if run is None:
         db.session.add(JobRun(name=name, last_run_on=today))
@@ -117,7 +118,7 @@ def daily_jobs(now: datetime | None = None) -> None:
     local = (now or utcnow()).astimezone(WARSAW)
     if local.time() < time(DIGEST_HOUR):
         return
-    if _claim_day("daily", local.date()):
+    if claim_the_day("daily", local.date()):
         notify_overdue(local.date())
         send_digests(local.date())
 

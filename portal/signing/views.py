@@ -4,17 +4,14 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
-from sqlalchemy.exc import OperationalError
 
 from portal.auth import service as auth
 from portal.auth.service import current_resident, resident_required
-from portal.extensions import db, submissions
+from portal.extensions import submissions
 from portal.forms import service as forms
 from portal.forms.document import DocumentInvalid
 from portal.forms.models import Draft
-from portal.inbox import service as inbox
-from portal.inbox import spool
-from portal.signing import service, verify
+from portal.signing import service
 from portal.signing.tpsigning import SigningServiceError
 
 log = logging.getLogger(__name__)
@@ -37,7 +34,7 @@ def _absolute(endpoint: str, **values: Any) -> str:
 @resident_required
 def choose(draft_id: str) -> Any:
     draft = _own_draft(draft_id)
-    submitted = inbox.by_draft(draft.id)
+    submitted = service.submitted_before(draft)
     if submitted is not None:
         return redirect(url_for("status.case", submission_id=submitted.id))
     if forms.unfinished_steps(draft):
@@ -69,7 +66,7 @@ def _login_check(draft: Draft) -> Any:
 @resident_required
 def trusted_profile(draft_id: str) -> Any:
     draft = _own_draft(draft_id)
-    if draft.state == "submitted" or forms.unfinished_steps(draft):
+    if draft.submitted or forms.unfinished_steps(draft):
         return redirect(url_for("signing.choose", draft_id=draft.id))
     refused = _login_check(draft)
     if refused is not None:
@@ -96,7 +93,7 @@ MAX_SIGNED = 10 * 1024 * 1024
 def document(draft_id: str) -> Any:
     """The exact document to sign with a qualified signature in the resident's own software."""
     draft = _own_draft(draft_id)
-    if draft.state == "submitted" or forms.unfinished_steps(draft):
+    if draft.submitted or forms.unfinished_steps(draft):
         return redirect(url_for("signing.choose", draft_id=draft.id))
     try:
         content = service.document_for_signing(draft)
@@ -114,10 +111,9 @@ def document(draft_id: str) -> Any:
 def qualified(draft_id: str) -> Any:
     """The resident uploads what their software produced: the signed document, or a detached signature."""
     draft = _own_draft(draft_id)
-    if draft.state == "submitted":
-        submitted = inbox.by_draft(draft.id)
-        if submitted is not None:
-            return redirect(url_for("status.case", submission_id=submitted.id))
+    submitted = service.submitted_before(draft)
+    if submitted is not None:
+        return redirect(url_for("status.case", submission_id=submitted.id))
     if forms.unfinished_steps(draft):
         return redirect(url_for("signing.choose", draft_id=draft.id))
     refused = _login_check(draft)
@@ -131,12 +127,10 @@ def qualified(draft_id: str) -> Any:
         return _choose_page(draft, "too_large"), 400
     if draft.document is None:
         return _choose_page(draft, "not_downloaded"), 400
-    verdict = _check_or_keep(draft, signed)
-    if not isinstance(verdict, verify.Verdict):
-        return verdict
-    if not verdict.valid:
-        return _choose_page(draft, "invalid", verdict), 422
-    return _file(draft, signed, verdict)
+    filing = service.file_signed(draft, signed)
+    if filing.outcome is service.Outcome.INVALID:
+        return _choose_page(draft, "invalid", filing.verdict), 422
+    return _filing_page(draft, filing)
 
 
 @bp.get("/wnioski/<draft_id>/podpis/powrot")
@@ -145,51 +139,11 @@ def qualified(draft_id: str) -> Any:
 def returned(draft_id: str) -> Any:
     draft = _own_draft(draft_id)
     try:
-        submitted = inbox.by_draft(draft.id)
-    except OperationalError:
-        db.session.rollback()
-        submitted = None  # the database struggles: fetch the signed document anyway, so it can be kept
-    if submitted is not None:  # the resident reloaded the page, or came back twice
-        return redirect(url_for("status.case", submission_id=submitted.id, zlozono=1))
-    try:
-        signed = service.fetch_trusted_profile(draft)
+        filing = service.file_from_trusted_profile(draft)
     except SigningServiceError as exc:
         log.warning("could not fetch the signed document: %s", exc)
         return render_template("signing/problem.html", draft=draft, problem="service_down"), 503
-    if signed is None:
-        return render_template("signing/problem.html", draft=draft, problem="not_signed"), 409
-    return _file(draft, signed)
-
-
-def _check_or_keep(draft: Draft, signed: bytes) -> Any:
-    """The verdict; or, when the database fails during the check (it reads the resident's PESEL and records
-    the verdict), the signed bytes kept for a retry and the "try again" page — never signing again."""
-    draft_id = draft.id
-    try:
-        return service.check(draft, signed)
-    except OperationalError as exc:
-        db.session.rollback()
-        log.warning("could not verify the signed document of draft %s, kept for a retry: %s", draft_id, exc)
-        spool.keep(draft_id, signed)
-        return render_template("signing/problem.html", draft=draft, problem="inbox_down"), 503
-
-
-def _file(draft: Draft, signed: bytes, verdict: Any = None) -> Any:
-    """Verify (unless done) and accept; if storing fails, keep the signed bytes so the resident retries
-    without signing again."""
-    verdict = verdict or _check_or_keep(draft, signed)
-    if not isinstance(verdict, verify.Verdict):
-        return verdict  # the database failed: the bytes are kept, the page says so
-    if not verdict.valid:
-        return render_template("signing/problem.html", draft=draft, problem="invalid", verdict=verdict), 422
-    draft_id = draft.id
-    try:
-        submission = inbox.accept(draft, signed, verdict)
-    except inbox.InboxUnavailable:
-        spool.keep(draft_id, signed)
-        return render_template("signing/problem.html", draft=draft, problem="inbox_down"), 503
-    spool.done(draft_id)
-    return redirect(url_for("status.case", submission_id=submission.id, zlozono=1))
+    return _filing_page(draft, filing)
 
 
 @bp.post("/wnioski/<draft_id>/podpis/ponow")
@@ -198,14 +152,23 @@ def _file(draft: Draft, signed: bytes, verdict: Any = None) -> Any:
 def retry(draft_id: str) -> Any:
     """File again the signed document kept after a failed attempt."""
     draft = _own_draft(draft_id)
-    submitted = inbox.by_draft(draft.id)
-    if submitted is not None:
-        spool.done(draft.id)
-        return redirect(url_for("status.case", submission_id=submitted.id, zlozono=1))
-    signed = spool.waiting(draft.id)
-    if signed is None:
+    filing = service.file_kept(draft)
+    if filing.outcome is service.Outcome.NOTHING_KEPT:
         return redirect(url_for("signing.choose", draft_id=draft.id))
-    return _file(draft, signed)
+    return _filing_page(draft, filing)
+
+
+def _filing_page(draft: Draft, filing: service.Filing) -> Any:
+    """Where a filing leads: the case ("submitted"), or the page saying why not and what next."""
+    if filing.outcome is service.Outcome.FILED:
+        assert filing.submission is not None
+        return redirect(url_for("status.case", submission_id=filing.submission.id, zlozono=1))
+    if filing.outcome is service.Outcome.NOT_SIGNED:
+        return render_template("signing/problem.html", draft=draft, problem="not_signed"), 409
+    if filing.outcome is service.Outcome.INVALID:
+        return render_template("signing/problem.html", draft=draft, problem="invalid", verdict=filing.verdict), 422
+    # Kept for a retry: the database or the document store failed, the signed bytes wait in the spool.
+    return render_template("signing/problem.html", draft=draft, problem="inbox_down"), 503
 
 
 @bp.get("/wnioski/<draft_id>/podpis/anulowano")

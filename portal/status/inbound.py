@@ -17,7 +17,6 @@ from flask import Blueprint, current_app, jsonify, request
 
 from backoffice_adapter import webhook
 from backoffice_adapter.base import CaseUpdate
-from portal.audit import service as audit
 from portal.extensions import csrf, db
 from portal.inbox.models import Submission
 from portal.status import service
@@ -31,8 +30,7 @@ MAX_EVENTS = 500
 
 def _refuse(status: int, reason: str) -> Any:
     log.warning("case events refused (%d) from %s: %s", status, request.remote_addr, reason)
-    audit.record("case.events_refused", None, None, actor=("system", SOURCE), status=status, reason=reason[:300])
-    db.session.commit()
+    service.record_refused_events(SOURCE, status, reason)
     return jsonify({"error": reason}), status
 
 

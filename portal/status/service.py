@@ -139,6 +139,13 @@ def add_update(source: str, update: CaseUpdate) -> CaseEvent | None:
     return event
 
 
+def record_refused_events(source: str, http_status: int, reason: str) -> None:
+    """Audit a batch of case events refused before anything in it was applied."""
+    audit.record("case.events_refused", None, None, actor=("system", source), status=http_status,
+                 reason=reason[:300])
+    db.session.commit()
+
+
 def apply_update(source: str, update: CaseUpdate) -> CaseEvent | None:
     """Record a back-office event on the case and commit; None when it was recorded before.
 
