@@ -96,11 +96,12 @@ def backoff(attempt: int, base_seconds: float = 5.0, cap_seconds: float = 3600.0
 
 def claim(limit: int = 20) -> list[int]:
     """Take up to `limit` due messages for this worker and commit the claim."""
-    return list(_claim(limit))
+    return list(claim_leases(limit))
 
 
-def _claim(limit: int) -> dict[int, datetime]:
-    """Claim due messages; return each one's id with the lease this worker holds it by.
+def claim_leases(limit: int) -> dict[int, datetime]:
+    """Claim due messages (a unit of work of its own: the claim commits before anything is delivered);
+    return each one's id with the lease this worker holds it by.
 
     No attempt is counted here: a worker that dies after claiming twenty rows has tried at most one of
     them, and the others must not come closer to being set aside as dead (`deliver` counts each try)."""
@@ -167,12 +168,12 @@ def deliver(message_id: int, held: dict[int, datetime] | None = None) -> str:
     try:
         target = base.adapter(message.adapter, config)
     except Exception as exc:  # noqa: BLE001 - an unknown adapter is a failed attempt like any other
-        return _failed(message_id, exc, count=True)
+        return record_failure(message_id, exc, count=True)
     hooks = portal()
     try:
         envelope = hooks.envelope(message.submission_id)  # may issue the receipt, which the store must take
     except hooks.waits_for_store as exc:
-        return _waits_for_the_store(message_id, exc)
+        return record_wait_for_the_store(message_id, exc)
     message = db.session.get(OutboxMessage, message_id)
     if message is None or message.state != IN_PROGRESS:
         return message.state if message else "missing"
@@ -192,7 +193,7 @@ def deliver(message_id: int, held: dict[int, datetime] | None = None) -> str:
         message.lease_until = None
         log.error("delivery %s to %s refused permanently: %s", message.submission_id, message.adapter, exc)
     except Exception as exc:  # noqa: BLE001 - any failure of the target is retried, then set aside
-        return _failed(message_id, exc, count=False)
+        return record_failure(message_id, exc, count=False)
     else:
         message.state = SUCCESS
         message.receipt = {"reference": receipt.reference, **receipt.details}
@@ -205,8 +206,8 @@ def deliver(message_id: int, held: dict[int, datetime] | None = None) -> str:
     return message.state
 
 
-def _failed(message_id: int, exc: Exception, count: bool) -> str:
-    """Record a failed attempt: tried again after a back-off, or set aside once the attempts are used up."""
+def record_failure(message_id: int, exc: Exception, count: bool) -> str:
+    """Record a failed attempt (its own unit of work, after the back office's call): tried again after a back-off, or set aside once the attempts are used up."""
     config = current_app.config
     db.session.rollback()
     message = db.session.get(OutboxMessage, message_id)
@@ -227,7 +228,7 @@ def _failed(message_id: int, exc: Exception, count: bool) -> str:
     return message.state
 
 
-def _waits_for_the_store(message_id: int, exc: Exception) -> str:
+def record_wait_for_the_store(message_id: int, exc: Exception) -> str:
     """The parcel could not be put together (the store is full or unreachable): the back office was not called,
     so no attempt is counted; the delivery, and with it the receipt the parcel carries, is tried again soon."""
     db.session.rollback()
@@ -248,7 +249,7 @@ def run_once(limit: int = 20, held: dict[int, datetime] | None = None) -> int:
     `held`, when given, is kept up to date with the messages claimed and not yet finished, so that a caller
     whose database failed midway knows what to release."""
     held = {} if held is None else held
-    claimed = _claim(limit)
+    claimed = claim_leases(limit)
     held.update(claimed)
     for message_id in claimed:
         deliver(message_id, held)
@@ -371,7 +372,8 @@ def resend(message_id: int) -> OutboxMessage | None:
     return message
 
 
-def status() -> dict[str, Any]:
+def summary() -> dict[str, Any]:
+    """How many deliveries are in each state, and how long the oldest has waited."""
     counts = dict(db.session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
     oldest = db.session.scalar(
         select(func.min(OutboxMessage.created_at)).where(OutboxMessage.state.in_(WAITING))

@@ -16,14 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("portal", "backoffice_adapter")
 
 # (module, function) pairs allowed to break the rule, each with its reason. Keep it short.
-ALLOWED = {
-    # The delivery loop is being restructured (issue 17, one-way imports); until then its claim of due
-    # messages and its two ways of recording a failed attempt are units of work of their own under
-    # private names. Each commits once, before or after the back office is called, never both.
-    ("backoffice_adapter/outbox.py", "_claim"),
-    ("backoffice_adapter/outbox.py", "_failed"),
-    ("backoffice_adapter/outbox.py", "_waits_for_the_store"),
-}
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def _modules() -> Iterator[tuple[str, ast.Module]]:

@@ -34,7 +34,7 @@ def deliveries() -> Any:
         .limit(200)
     ).all()
     return render_template("admin/deliveries.html", rows=rows, state=state, states=STATES,
-                           summary=outbox.status(), problems=outbox.check_routes(current_app.config),
+                           summary=outbox.summary(), problems=outbox.check_routes(current_app.config),
                            alert_minutes=current_app.config["OUTBOX_ALERT_MINUTES"])
 
 

@@ -279,4 +279,4 @@ def test_a_delivery_waiting_too_long_is_stuck_even_before_it_dies(ctx: None, cat
     message.state, message.created_at = FAILED, utcnow() - timedelta(minutes=31)
     db.session.commit()
     assert [m.id for m in outbox.stuck()] == [message.id]
-    assert outbox.status()["oldest_waiting_seconds"] >= 31 * 60
+    assert outbox.summary()["oldest_waiting_seconds"] >= 31 * 60

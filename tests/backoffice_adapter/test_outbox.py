@@ -69,7 +69,7 @@ def test_a_delivery_that_keeps_failing_is_set_aside(ctx: None, catalog: None, pk
     outbox.run_once()
     db.session.refresh(message)
     assert message.state == DEAD
-    assert outbox.status()["counts"][DEAD] == 1
+    assert outbox.summary()["counts"][DEAD] == 1
 
 
 def test_a_claim_abandoned_by_a_dead_worker_is_taken_again(ctx: None, catalog: None, pki: Path) -> None:
