@@ -28,7 +28,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 import requests
 
@@ -42,11 +41,11 @@ from backoffice_adapter.base import (
     PermanentDeliveryError,
     register,
 )
+from portal.clock import WARSAW
 
 log = logging.getLogger(__name__)
 
 API = "/ezdrp/integrator/v2"
-WARSAW = ZoneInfo("Europe/Warsaw")
 RETRIED_CLIENT_ERRORS = {408, 425, 429}
 RPW_NUMBER = re.compile(r"(?:RPW\s*/\s*)?(\d+)\s*/\s*(\d{4})", re.IGNORECASE)
 # A Bearer token is a b64token (RFC 6750 §2.1); the workstation id goes into a header as it is.

@@ -11,16 +11,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from portal import config as portal_config
+from portal.clock import WARSAW
 
 if TYPE_CHECKING:
     from flask import Flask
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 LANGUAGES = ("pl", "en")
-WARSAW = ZoneInfo("Europe/Warsaw")
 
 
 class KeysMissing(RuntimeError):

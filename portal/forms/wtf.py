@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -23,6 +22,7 @@ from wtforms import BooleanField, Field, FieldList, Form, FormField, RadioField,
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, ValidationError
 
+from portal.clock import WARSAW
 from portal.forms import flow, schemas
 from portal.forms.definitions import Field as FieldDefinition
 from portal.forms.definitions import Step, resolve_date
@@ -43,7 +43,7 @@ def text(value: dict[str, str] | None) -> str:
 
 def today() -> date:
     """The day in Poland: what "today" means in a definition's date limits."""
-    return datetime.now(ZoneInfo("Europe/Warsaw")).date()
+    return datetime.now(WARSAW).date()
 
 
 def date_range(spec: FieldDefinition) -> tuple[date | None, date | None]:

@@ -17,35 +17,40 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal.auth.models import Clerk, Resident
+from portal.clock import WARSAW
 from portal.db_types import utcnow
 from portal.extensions import db
 from portal.notify import mail
 from portal.notify.models import JobRun, Notification
+from portal.status import events
 
 log = logging.getLogger(__name__)
 
 # Event kinds that ask something of the resident or tell them the outcome.
-NOTIFIED_KINDS = {"supplement_requested", "letter_sent", "decision", "delay_notified", "status_changed", "overdue"}
-NOTIFIED_STATUSES = {"suspended", "resumed", "closed"}
+OVERDUE = "overdue"  # not a case event: the portal's own notice that the deadline has passed
+NOTIFIED_KINDS = {events.SUPPLEMENT_REQUESTED, events.LETTER_SENT, events.DECISION, events.DELAY_NOTIFIED,
+                  events.STATUS_CHANGED, OVERDUE}
+NOTIFIED_STATUSES = {events.SUSPENDED, events.RESUMED, events.CLOSED}
 MAX_ATTEMPTS = 8
 DIGEST_HOUR = 7  # the clerks' digest and the overdue notices go out after 7:00 Polish time
 DIGEST_WINDOW_DAYS = 3
 
 SUBJECTS = {
-    "supplement_requested": ("Urząd prosi o uzupełnienie pisma", "The office asks you to supplement your submission"),
-    "letter_sent": ("Masz pismo z urzędu", "You have a letter from the office"),
-    "decision": ("Sprawa została rozstrzygnięta", "Your case has been decided"),
-    "delay_notified": ("Urząd zawiadomił o zwłoce i podał nowy termin",
+    events.SUPPLEMENT_REQUESTED: ("Urząd prosi o uzupełnienie pisma",
+                                  "The office asks you to supplement your submission"),
+    events.LETTER_SENT: ("Masz pismo z urzędu", "You have a letter from the office"),
+    events.DECISION: ("Sprawa została rozstrzygnięta", "Your case has been decided"),
+    events.DELAY_NOTIFIED: ("Urząd zawiadomił o zwłoce i podał nowy termin",
                        "The office notified a delay and set a new date"),
-    "status_changed": ("Zmienił się stan sprawy", "The state of your case changed"),
-    "overdue": ("Minął termin załatwienia sprawy — możesz złożyć ponaglenie",
+    events.STATUS_CHANGED: ("Zmienił się stan sprawy", "The state of your case changed"),
+    OVERDUE: ("Minął termin załatwienia sprawy — możesz złożyć ponaglenie",
                 "The deadline has passed — you may file a ponaglenie (reminder)"),
 }
 
 
 def enqueue_for_event(submission_id: str, kind: str, key: str, data: dict[str, Any]) -> None:
     """Owe the resident an e-mail about this event; part of the event's transaction. Repeats add nothing."""
-    if kind not in NOTIFIED_KINDS or (kind == "status_changed" and data.get("status") not in NOTIFIED_STATUSES):
+    if kind not in NOTIFIED_KINDS or (kind == events.STATUS_CHANGED and data.get("status") not in NOTIFIED_STATUSES):
         return
     from portal.inbox.models import Submission
 
@@ -64,7 +69,7 @@ def _reference(submission_id: str) -> str:
     from portal.status.models import CaseEvent
 
     found = db.session.scalar(select(CaseEvent.data).where(CaseEvent.submission_id == submission_id,
-                                                          CaseEvent.kind == "case_opened")
+                                                          CaseEvent.kind == events.CASE_OPENED)
                               .order_by(CaseEvent.occurred_at.desc()).limit(1))
     if found and found.get("case_reference"):
         return str(found["case_reference"])
@@ -129,8 +134,6 @@ def _claim_day(name: str, today: date) -> bool:
 
 def daily_jobs(now: datetime | None = None) -> None:
     """Run once a day, after DIGEST_HOUR Polish time: overdue notices to residents, digests to clerks."""
-    from portal.status.deadlines import WARSAW
-
     local = (now or utcnow()).astimezone(WARSAW)
     if local.time() < time(DIGEST_HOUR):
         return
@@ -142,12 +145,8 @@ def daily_jobs(now: datetime | None = None) -> None:
 def _open_cases() -> list[Any]:
     """Every submission not yet settled, with what the deadline needs (a bounded scan: open cases only)."""
     from portal.inbox.models import Submission
-    from portal.status.models import CaseEvent
 
-    settled = select(CaseEvent.submission_id).where(
-        (CaseEvent.kind == "decision")
-        | ((CaseEvent.kind == "status_changed") & (CaseEvent.data["status"].as_string() == "closed")))
-    return list(db.session.scalars(select(Submission).where(Submission.id.not_in(settled))))
+    return list(db.session.scalars(select(Submission).where(Submission.id.not_in(events.settled_submissions()))))
 
 
 def notify_overdue(today: date) -> int:
@@ -157,12 +156,12 @@ def notify_overdue(today: date) -> int:
 
     owed = 0
     submissions = _open_cases()
-    events = status.timelines([s.id for s in submissions])
+    timelines = status.timelines([s.id for s in submissions])
     for submission in submissions:
         deadline = status.deadline_of(forms.definition_of(submission.eservice).procedure, submission.filed_at,
-                                      events[submission.id])
+                                      timelines[submission.id])
         if deadline.overdue(today):  # also when the new date of a notice of delay has passed (art. 37 § 1)
-            enqueue_for_event(submission.id, "overdue", f"{submission.id}:overdue:{deadline.due}", {})
+            enqueue_for_event(submission.id, OVERDUE, f"{submission.id}:{OVERDUE}:{deadline.due}", {})
             owed += 1
     db.session.commit()
     return owed
@@ -177,14 +176,14 @@ def send_digests(today: date) -> int:
 
     cases = list(db.session.scalars(select(DeskCase).where(DeskCase.status != "closed",
                                                            DeskCase.handler_id.is_not(None))))
-    events = status.timelines([c.submission_id for c in cases])
+    timelines = status.timelines([c.submission_id for c in cases])
     per_clerk: dict[int, list[tuple[date, str]]] = {}
     for case in cases:
         submission = db.session.get(Submission, case.submission_id)
         if submission is None:
             continue
         deadline = status.deadline_of(forms.definition_of(submission.eservice).procedure, submission.filed_at,
-                                      events[case.submission_id])
+                                      timelines[case.submission_id])
         if deadline.due is None or deadline.settled_on is not None:
             continue
         if (deadline.due - today).days <= DIGEST_WINDOW_DAYS:
