@@ -31,6 +31,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from backoffice_adapter import filenames
 from backoffice_adapter.base import (
     BackOfficeAdapter,
     CaseUpdate,
@@ -303,13 +304,7 @@ class EzdRpAdapter(BackOfficeAdapter):
         used = {name for name, _, _ in files}
         for attachment in envelope.attachments:
             name = _file_name(re.split(r"[/\\]", attachment.name)[-1])  # the name, not a path it came with
-            stem, dot, suffix = name.rpartition(".")
-            number = 2
-            while name in used:
-                name = f"{stem}-{number}.{suffix}" if dot else f"{name}-{number}"
-                number += 1
-            used.add(name)
-            files.append((name, attachment.media_type, attachment.content))
+            files.append((filenames.unique(name, used), attachment.media_type, attachment.content))
         return files
 
     def _metadata(self, envelope: Envelope, current: dict[str, Any]) -> dict[str, Any]:
