@@ -37,7 +37,6 @@ from portal.forms import service as forms
 from portal.forms.models import EService
 from portal.inbox.models import Submission
 from portal.status import deadlines, events
-from portal.status import service as status
 from portal.status.models import CaseEvent
 
 MONTHS = 12
@@ -45,8 +44,8 @@ SMALLEST_SHOWN = 5
 CACHE_SECONDS = 300
 STREAM_BATCH = 5000
 # The events the deadline engine reads (pauses, notices of delay, settlement); the others move no deadline.
-DEADLINE_EVENTS = (status.SUPPLEMENT_REQUESTED, status.SUPPLEMENTED, status.STATUS_CHANGED, status.DELAY_NOTIFIED,
-                   status.DECISION)
+DEADLINE_EVENTS = (events.SUPPLEMENT_REQUESTED, events.SUPPLEMENTED, events.STATUS_CHANGED, events.DELAY_NOTIFIED,
+                   events.DECISION)
 
 
 class Hidden(Enum):
