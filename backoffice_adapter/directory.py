@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from backoffice_adapter import filenames
 from backoffice_adapter.base import BackOfficeAdapter, DeliveryError, DeliveryReceipt, Envelope, metadata, register
 
 
@@ -84,13 +85,7 @@ class DirectoryAdapter(BackOfficeAdapter):
             entries.append(("dokument.xml.xades", "application/xml", envelope.detached_signature))
         used: set[str] = set()
         for attachment in envelope.attachments:
-            name = _safe_name(attachment.name)
-            stem, dot, suffix = name.rpartition(".")
-            number = 2
-            while name in used:
-                name = f"{stem}-{number}{dot}{suffix}" if dot else f"{name}-{number}"
-                number += 1
-            used.add(name)
+            name = filenames.unique(_safe_name(attachment.name), used)
             entries.append((f"zalaczniki/{name}", attachment.media_type, attachment.content))
         files = []
         for relative, media_type, content in entries:

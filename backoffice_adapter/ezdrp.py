@@ -28,10 +28,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 import requests
 
+from backoffice_adapter import filenames
 from backoffice_adapter.base import (
     BackOfficeAdapter,
     CaseUpdate,
@@ -42,12 +42,12 @@ from backoffice_adapter.base import (
     PermanentDeliveryError,
     register,
 )
+from portal.clock import WARSAW
 from portal.config import units
 
 log = logging.getLogger(__name__)
 
 API = "/ezdrp/integrator/v2"
-WARSAW = ZoneInfo("Europe/Warsaw")
 RETRIED_CLIENT_ERRORS = {408, 425, 429}
 RPW_NUMBER = re.compile(r"(?:RPW\s*/\s*)?(\d+)\s*/\s*(\d{4})", re.IGNORECASE)
 # A Bearer token is a b64token (RFC 6750 §2.1); the workstation id goes into a header as it is.
@@ -305,13 +305,7 @@ class EzdRpAdapter(BackOfficeAdapter):
         used = {name for name, _, _ in files}
         for attachment in envelope.attachments:
             name = _file_name(re.split(r"[/\\]", attachment.name)[-1])  # the name, not a path it came with
-            stem, dot, suffix = name.rpartition(".")
-            number = 2
-            while name in used:
-                name = f"{stem}-{number}.{suffix}" if dot else f"{name}-{number}"
-                number += 1
-            used.add(name)
-            files.append((name, attachment.media_type, attachment.content))
+            files.append((filenames.unique(name, used), attachment.media_type, attachment.content))
         return files
 
     def _metadata(self, envelope: Envelope, current: dict[str, Any]) -> dict[str, Any]:

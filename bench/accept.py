@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import percentiles, steady_client, write_section
-from bench.scratch import CLIENTS, REPO, THREADS, WORKERS, scratch_office, serving
+from bench.scratch import CLIENTS, THREADS, WORKERS, letter_writer, scratch_office, serving
 
 NAME = "Accepting signed submissions"
 def _prepare(env: dict[str, str], pki: Path, count: int) -> tuple[str, list[tuple[str, bytes]], str]:
@@ -28,25 +28,15 @@ def _prepare(env: dict[str, str], pki: Path, count: int) -> tuple[str, list[tupl
     from flask_wtf.csrf import generate_csrf
 
     from portal import create_app
-    from portal.auth import pii
-    from portal.auth.models import Resident
     from portal.db_types import utcnow
     from portal.extensions import db
     from portal.forms import service as forms
-    from portal.forms.models import EService
     from sandbox import qualified
 
     app = create_app()
     work: list[tuple[str, bytes]] = []
     with app.app_context():
-        forms.load_catalog(REPO / "catalog")
-        resident = Resident(pesel_index=pii.blind_index("80010112357"), pesel_encrypted=pii.encrypt("80010112357"),
-                            given_name="Jan", family_name="Kowalski", address={"locality": "Leszno"})
-        db.session.add(resident)
-        db.session.commit()
-        eservice = db.session.query(EService).filter_by(slug="pismo-ogolne", current=True).one()
-        cert = (pki / "residents" / "80010112357.pem").read_bytes()
-        key = (pki / "residents" / "80010112357.key").read_bytes()
+        resident, eservice, cert, key = letter_writer(pki)
         text = "Proszę o naprawę chodnika przed budynkiem. " * 90  # a document of about 5 KB
         for _ in range(count):
             draft = forms.start_draft(resident, eservice)

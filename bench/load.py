@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import percentiles, steady_client, write_section
-from bench.scratch import CLIENTS, REPO, THREADS, WORKERS, scratch_office, serving
+from bench.scratch import CLIENTS, THREADS, WORKERS, letter_writer, scratch_office, serving
 
 NAME = "Load: the realistic mix"
 ALONE = int(os.environ.get("BENCH_LOAD_SUBMISSIONS", 1500))
@@ -75,24 +75,14 @@ def _prepare(env: dict[str, str], pki: Path, signed_count: int) -> Prepared:
     and drafts for the form steps; the session cookies and CSRF tokens the clients send."""
     os.environ.update(env)
     from portal import create_app
-    from portal.auth import pii
-    from portal.auth.models import Resident
     from portal.db_types import utcnow
     from portal.extensions import db
     from portal.forms import service as forms
-    from portal.forms.models import EService
     from sandbox import qualified
 
     app = create_app()
     with app.app_context():
-        forms.load_catalog(REPO / "catalog")
-        resident = Resident(pesel_index=pii.blind_index("80010112357"), pesel_encrypted=pii.encrypt("80010112357"),
-                            given_name="Jan", family_name="Kowalski", address={"locality": "Leszno"})
-        db.session.add(resident)
-        db.session.commit()
-        eservice = db.session.query(EService).filter_by(slug="pismo-ogolne", current=True).one()
-        cert = (pki / "residents" / "80010112357.pem").read_bytes()
-        key = (pki / "residents" / "80010112357.key").read_bytes()
+        resident, eservice, cert, key = letter_writer(pki)
         signed: list[tuple[str, bytes]] = []
         for _ in range(signed_count):
             draft = forms.start_draft(resident, eservice)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DATABASE = os.environ.get("PORTAL_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -75,6 +76,27 @@ def scratch_office(**settings: str) -> Iterator[Office]:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def letter_writer(pki: Path) -> tuple[Any, Any, bytes, bytes]:
+    """In an office's application context: the catalog loaded, the one resident who files everything, the
+    general letter's service, and the resident's qualified certificate and key (PEM)."""
+    # The portal reads its settings when imported: only now is the benchmark's environment in place.
+    from portal.auth import pii
+    from portal.auth.models import Resident
+    from portal.extensions import db
+    from portal.forms import service as forms
+    from portal.forms.models import EService
+
+    forms.load_catalog(REPO / "catalog")
+    resident = Resident(pesel_index=pii.blind_index("80010112357"), pesel_encrypted=pii.encrypt("80010112357"),
+                        given_name="Jan", family_name="Kowalski", address={"locality": "Leszno"})
+    db.session.add(resident)
+    db.session.commit()
+    eservice = db.session.query(EService).filter_by(slug="pismo-ogolne", current=True).one()
+    cert = (pki / "residents" / "80010112357.pem").read_bytes()
+    key = (pki / "residents" / "80010112357.key").read_bytes()
+    return resident, eservice, cert, key
 
 
 def free_port() -> int:

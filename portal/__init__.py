@@ -11,16 +11,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from portal import config as portal_config
+from portal.clock import WARSAW
 
 if TYPE_CHECKING:
     from flask import Flask
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
-LANGUAGES = ("pl", "en")
-WARSAW = ZoneInfo("Europe/Warsaw")
 
 
 class KeysMissing(RuntimeError):
@@ -114,13 +112,13 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
 
     @app.context_processor
     def inject() -> dict[str, Any]:
-        from portal.forms.wtf import lang, text
+        from portal import language
 
         return {
             "current_resident": current_resident,
             "current_clerk": current_clerk,
-            "lang": lang,
-            "t": text,
+            "lang": language.current,
+            "t": language.pick,
             "office": {
                 "name": app.config["OFFICE_NAME"],
                 "address": f"{app.config['OFFICE_STREET']} {app.config['OFFICE_BUILDING']}, "
@@ -265,14 +263,14 @@ def _select_locale() -> str:
     from flask import session
     from sqlalchemy.exc import SQLAlchemyError
 
-    from portal import errors
+    from portal import errors, language
 
     try:
         chosen = session.get("lang")
     except SQLAlchemyError:  # the session's store (the database) is down: the page is still made, in Polish
         errors.lost_the_database()
         return "pl"
-    if chosen in LANGUAGES:
+    if chosen in language.LANGUAGES:
         return chosen
     return "pl"
 
@@ -280,8 +278,10 @@ def _select_locale() -> str:
 def _remember_language() -> None:
     from flask import g, request, session
 
+    from portal import language
+
     requested = request.args.get("lang")
-    if requested in LANGUAGES:
+    if requested in language.LANGUAGES:
         session["lang"] = requested
         g.pop("_flask_babel", None)
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from portal.clock import WARSAW_ZONE_NAME
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("PORTAL_INSTANCE_DIR", REPO_ROOT / "instance")).resolve()
 SECRETS_FILE = INSTANCE_DIR / "secrets.json"
@@ -228,7 +230,7 @@ def flask_config(settings: dict[str, Any]) -> dict[str, Any]:
         PREFERRED_URL_SCHEME="https" if production else "http",
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_LOCALE="pl",
-        BABEL_DEFAULT_TIMEZONE="Europe/Warsaw",
+        BABEL_DEFAULT_TIMEZONE=WARSAW_ZONE_NAME,
         RATELIMIT_STORAGE_URI=config["RATELIMIT_STORAGE"],
         RATELIMIT_HEADERS_ENABLED=True,
     )

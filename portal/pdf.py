@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
-from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
+from portal.clock import WARSAW
+
 FONTS = Path(__file__).resolve().parent / "static" / "fonts"
-WARSAW = ZoneInfo("Europe/Warsaw")
 
 _CSS = """
 @font-face { font-family: "Okienko Sans"; src: url("DejaVuSans.ttf"); font-weight: normal; }

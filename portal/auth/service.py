@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
@@ -33,10 +34,10 @@ class IdentityRefused(Exception):
 
 # The office's roles: what each may do is decided where it is used (the desk, the admin pages).
 ROLES = {
-    "clerk": ("Pracownik merytoryczny", "Case officer"),
-    "registry_clerk": ("Pracownik kancelarii", "Registry clerk"),
-    "head_of_unit": ("Kierownik komórki", "Head of unit"),
-    "admin": ("Administrator", "Administrator"),
+    "clerk": _l("Pracownik merytoryczny"),
+    "registry_clerk": _l("Pracownik kancelarii"),
+    "head_of_unit": _l("Kierownik komórki"),
+    "admin": _l("Administrator"),
 }
 
 

@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import String, cast, func, literal, or_, select
@@ -23,6 +22,7 @@ from sqlalchemy.orm import defer, selectinload
 from backoffice_adapter.base import CaseUpdate, Envelope
 from portal.audit import service as audit
 from portal.auth.models import Clerk
+from portal.clock import WARSAW
 from portal.db_types import utcnow
 from portal.desk import letters
 from portal.desk.models import (
@@ -39,7 +39,6 @@ from portal.status import service as status
 from portal.xmlsafe import UnsafeXml
 from portal.xmlsafe import parse as parse_xml
 
-WARSAW = ZoneInfo("Europe/Warsaw")
 SOURCE = "desk"
 SUPPLEMENT_MIN_DAYS = 7  # KPA art. 64 §2: "not less than seven days"
 WHOLE_OFFICE_ROLES = {"registry_clerk", "admin"}

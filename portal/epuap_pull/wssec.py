@@ -26,6 +26,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from lxml import etree
 
+# Basic256Sha256 means RSA-SHA256 and SHA-256; the office's policy also accepts the stronger members of the
+# same families (and ECDSA), as it does in residents' signatures; SHA-1 never.
+from portal.signing.algorithms import DIGEST_METHODS, SIGNATURE_METHODS
+
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
@@ -39,20 +43,6 @@ CANONICALISATIONS = {
     "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
     "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
     "http://www.w3.org/2006/12/xml-c14n11",
-}
-# Basic256Sha256 means RSA-SHA256 and SHA-256; stronger members of the same families are accepted, SHA-1 is not.
-SIGNATURE_METHODS = {
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-}
-DIGEST_METHODS = {
-    "http://www.w3.org/2001/04/xmlenc#sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#sha384",
-    "http://www.w3.org/2001/04/xmlenc#sha512",
 }
 
 #: A Timestamp's Created may be this far from the portal's clock either way (clock skew plus transit).

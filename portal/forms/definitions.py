@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 
 from portal.forms import schemas
+from portal.language import LANGUAGES
 
 DEFINITION_FILE = "usluga.yaml"
-LANGUAGES = ("pl", "en")
 FIELD_TYPES = {"text", "textarea", "choice", "select", "checkbox", "date", "email", "postcode", "phone", "number",
                "decimal", "group"}
 SIGNATURES = {"trusted_profile", "qualified", "either", "none"}

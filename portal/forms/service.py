@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from sqlalchemy.orm import defer, joinedload, selectinload
 from portal.audit import service as audit
 from portal.auth import service as auth
 from portal.auth.models import Resident
+from portal.clock import WARSAW
 from portal.db_types import utcnow
 from portal.extensions import db
 from portal.forms import definitions, document, flow, schemas, uploads, wtf
@@ -25,7 +25,6 @@ from portal.forms.models import Draft, DraftAttachment, EService
 from portal.storage import service as storage_service
 
 log = logging.getLogger(__name__)
-WARSAW = ZoneInfo("Europe/Warsaw")
 
 _parsed: dict[int, ServiceDefinition] = {}
 _parsed_lock = threading.Lock()

@@ -8,7 +8,7 @@ import unicodedata
 from flask_babel import gettext as _
 
 from portal.forms.definitions import AttachmentRule
-from portal.forms.wtf import text
+from portal.language import pick
 
 SIGNATURES = (
     (b"%PDF-", "application/pdf"),
@@ -58,7 +58,7 @@ def check(rule: AttachmentRule, filename: str, content: bytes, already: int) -> 
     limits = _("Dozwolone pliki: %(types)s, każdy do %(mb)s MB.", types=allowed(rule), mb=f"{rule.max_mb:g}")
     if already >= rule.max_count:
         raise Refused(_("Możesz dołączyć najwyżej %(n)d plik(ów) jako „%(label)s”.", n=rule.max_count,
-                        label=text(rule.label)))
+                        label=pick(rule.label)))
     if not content:
         raise Refused(_("Plik „%(name)s” jest pusty.", name=filename) + " " + limits)
     if len(content) > rule.max_mb * 1024 * 1024:

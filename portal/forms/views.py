@@ -3,7 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, get_flashed_messages, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
+from portal import language
 from portal.auth.service import current_resident, on_session_expiry, resident_required
 from portal.extensions import db
 from portal.forms import display, flow, pdf, service, uploads, wtf
@@ -16,13 +18,13 @@ bp = Blueprint("forms", __name__)
 @bp.app_template_filter("shown_as")
 def _shown_as(value: Any, spec: Any) -> str:
     """An answer as the summary shows it: 01.11.2026, 96,00 zł, 12,5 (portal/forms/display.py)."""
-    return display.answer(spec, value, wtf.lang())
+    return display.answer(spec, value, language.current())
 
 
 @bp.app_template_global("draft_subject")
 def _draft_subject(draft: Draft) -> str | None:
     """What tells a draft from the resident's other drafts of the same service (portal/forms/display.py)."""
-    return display.subject(service.definition_of(draft.eservice), draft.values, wtf.lang())
+    return display.subject(service.definition_of(draft.eservice), draft.values, language.current())
 
 
 @on_session_expiry
@@ -187,11 +189,11 @@ def _attachments_step(draft: Draft) -> Any:
             rule_id = action.partition(":")[2]
             upload = request.files.get(f"plik-{rule_id}")
             if upload is None or not upload.filename:
-                problems[rule_id] = wtf.text({"pl": "Wybierz plik do dołączenia.", "en": "Choose a file to attach."})
+                problems[rule_id] = _("Wybierz plik do dołączenia.")
             else:
                 try:
                     kept = service.add_attachment(draft, rule_id, upload.filename, upload.read())
-                    flash(wtf.text({"pl": f"Dołączono plik {kept.filename}.", "en": f"Attached {kept.filename}."}))
+                    flash(_("Dołączono plik %(name)s.", name=kept.filename))
                     return redirect(url_for("forms.step", draft_id=draft.id, step_id=ATTACHMENTS_STEP))
                 except uploads.Refused as refusal:
                     problems[rule_id] = refusal.message
@@ -203,8 +205,7 @@ def _attachments_step(draft: Draft) -> Any:
             if not missing:
                 return redirect(url_for("forms.review", draft_id=draft.id))
             for rule in missing:
-                problems[rule.id] = wtf.text({"pl": f"Dołącz: {rule.label['pl'].lower()}.",
-                                              "en": f"Attach: {rule.label['en'].lower()}."})
+                problems[rule.id] = _("Dołącz: %(what)s.", what=language.pick(rule.label).lower())
     number, total, previous = _progress(draft, ATTACHMENTS_STEP)
     status = 400 if problems else 200
     return render_template("forms/attachments.html", draft=draft, definition=definition, rules=rules,

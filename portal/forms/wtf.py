@@ -13,9 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
@@ -23,27 +21,18 @@ from wtforms import BooleanField, Field, FieldList, Form, FormField, RadioField,
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, ValidationError
 
+from portal.clock import WARSAW
 from portal.forms import flow, schemas
 from portal.forms.definitions import Field as FieldDefinition
 from portal.forms.definitions import Step, resolve_date
+from portal.language import pick
 
 Components = Mapping[str, Any]  # field id (or "group.field") -> the XSD element or attribute it fills
 
 
-def lang() -> str:
-    locale = get_locale()
-    return "en" if locale is not None and locale.language == "en" else "pl"
-
-
-def text(value: dict[str, str] | None) -> str:
-    if not value:
-        return ""
-    return value.get(lang()) or value.get("pl", "")
-
-
 def today() -> date:
     """The day in Poland: what "today" means in a definition's date limits."""
-    return datetime.now(ZoneInfo("Europe/Warsaw")).date()
+    return datetime.now(WARSAW).date()
 
 
 def date_range(spec: FieldDefinition) -> tuple[date | None, date | None]:
@@ -59,7 +48,7 @@ def _blank(value: Any) -> bool:
 
 class Required:
     def __init__(self, spec: FieldDefinition) -> None:
-        label = text(spec.label)
+        label = pick(spec.label)
         if spec.type in ("choice", "select"):
             self.message = _("Wybierz: %(label)s.", label=label[:1].lower() + label[1:])
         elif spec.type == "checkbox":
@@ -89,7 +78,7 @@ class Rule:
 
     def __init__(self, spec: FieldDefinition, component: Any) -> None:
         self.spec = spec
-        self.label = text(spec.label)
+        self.label = pick(spec.label)
         facets = schemas.facets(component) if component is not None else {}
         self.component = component
         self.max_length = min(x for x in (spec.max_length, facets.get("max_length")) if x is not None) \
@@ -139,10 +128,10 @@ class Rule:
         if spec.type == "phone" and not re.fullmatch(r"\+?[0-9 ()-]{7,20}", raw):
             raise ValidationError(_("Wpisz numer telefonu, np. 65 529 81 00."))
         if spec.pattern and not re.fullmatch(spec.pattern, raw):
-            raise ValidationError(text(spec.pattern_message) or _("Sprawdź format pola „%(label)s”.",
+            raise ValidationError(pick(spec.pattern_message) or _("Sprawdź format pola „%(label)s”.",
                                                                   label=self.label))
         if self.component is not None and not schemas.is_valid_value(self.component, _lexical(spec, raw)):
-            raise ValidationError(text(spec.pattern_message) or _(
+            raise ValidationError(pick(spec.pattern_message) or _(
                 "Wartość w polu „%(label)s” ma niedozwolony format.", label=self.label))
 
 
@@ -172,7 +161,7 @@ class NotBefore:
         other = form[self.other.id].data if self.other.id in form else self.earlier.get(self.other.id)
         if not _blank(other) and str(field.data) < str(other):
             raise ValidationError(_("„%(label)s” nie może być wcześniej niż „%(other)s”.",
-                                    label=text(self.spec.label), other=text(self.other.label)))
+                                    label=pick(self.spec.label), other=pick(self.other.label)))
 
 
 # Characters XML 1.0 cannot carry (NUL, most control characters, U+FFFE/U+FFFF). They are invisible, so a
@@ -205,7 +194,7 @@ def _lexical(spec: FieldDefinition, raw: str) -> str:
 
 def _field(spec: FieldDefinition, components: Components, prefix: str, earlier: Mapping[str, Any],
            siblings: dict[str, FieldDefinition]) -> Field:
-    kwargs: dict[str, Any] = {"label": text(spec.label), "description": text(spec.hint)}
+    kwargs: dict[str, Any] = {"label": pick(spec.label), "description": pick(spec.hint)}
     if spec.is_group:
         item = type("ItemForm", (Form,), {})
         for sub in spec.fields:
@@ -220,11 +209,11 @@ def _field(spec: FieldDefinition, components: Components, prefix: str, earlier: 
     if spec.type == "textarea":
         return TextAreaField(**kwargs)
     if spec.type == "choice":
-        return RadioField(choices=[SelectChoice(c.value, text(c.label)) for c in spec.choices], validate_choice=False,
+        return RadioField(choices=[SelectChoice(c.value, pick(c.label)) for c in spec.choices], validate_choice=False,
                           **kwargs)
     if spec.type == "select":
         return SelectField(choices=[SelectChoice("", _("— wybierz —"))] +
-                           [SelectChoice(c.value, text(c.label)) for c in spec.choices], validate_choice=False,
+                           [SelectChoice(c.value, pick(c.label)) for c in spec.choices], validate_choice=False,
                            **kwargs)
     if spec.type == "checkbox":
         return BooleanField(**kwargs)
@@ -297,7 +286,7 @@ def validate(form: FlaskForm, step: Step, earlier: Mapping[str, Any]) -> bool:
                 ok = entry.form.validate() and ok
             if len(items) < spec.min_items:
                 field.errors = [_("Dodaj co najmniej %(n)d: %(label)s.", n=spec.min_items,
-                                  label=text(spec.item_label or spec.label).lower())]
+                                  label=pick(spec.item_label or spec.label).lower())]
                 ok = False
             continue
         ok = field.validate(form) and ok

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
+from portal import language
 from portal.extensions import csrf, limiter, receipt_lookup
 from portal.forms import service as forms
-from portal.forms import wtf
 from portal.inbox import receipts
 from portal.inbox import service as inbox
 from portal.signing import service as signing
@@ -71,7 +71,7 @@ def page() -> Any:
     looked_up = False
     tried = _tried_on_page()
     if request.method == "POST" and "upo" in request.files:
-        result = _check_uploaded(wtf.lang())
+        result = _check_uploaded(language.current())
     elif tried is not None:
         looked_up = True
         found = _lookup(*tried)

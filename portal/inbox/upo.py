@@ -25,6 +25,8 @@ from portal.signing.keys import Seal
 UPO = "http://crd.gov.pl/xml/schematy/UPO/2008/05/09/"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+OFFICE_ID = "IdentyfikatorUrzedu"  # TypIdentyfikatora of the office
+ACCOUNT_ID = "IdentyfikatorKontaOkienko"  # TypIdentyfikatora of a resident: their account in the portal
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,23 @@ def _el(parent: etree._Element, local: str, text: str | None = None, ns: str = U
     return element
 
 
+def _party(parent: etree._Element, role: str, name: str, identifier: str, kind: str) -> None:
+    """Adresat, Nadawca or the issuer: a name and an identifier of the given kind."""
+    party = _el(parent, role)
+    _el(party, "Nazwa", name)
+    _el(party, "IdentyfikatorPodmiotu", identifier, TypIdentyfikatora=kind)
+
+
+def _sealed(root: etree._Element, document_urn: str, document_sha256: bytes, seal: Seal, issued_at: datetime,
+            stamp: Callable[[bytes], bytes] | None) -> bytes:
+    """The receipt with a reference to the digest of the document it covers, under the office's seal."""
+    reference = _el(root, "Reference", ns=DS, URI=document_urn)
+    _el(reference, "DigestMethod", ns=DS, Algorithm=SHA256)
+    _el(reference, "DigestValue", base64.b64encode(document_sha256).decode(), ns=DS)
+    xades.seal_enveloped(root, seal, issued_at, stamp)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
 def timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with the offset written out, milliseconds kept: the legal moment is exact."""
     return moment.isoformat(timespec="milliseconds")
@@ -58,22 +77,14 @@ def build(data: ReceiptData, seal: Seal, stamp: Callable[[bytes], bytes] | None 
     root = etree.Element(f"{{{UPO}}}Dokument", nsmap={None: UPO, "ds": DS})
     upp = _el(root, "UPP")
     _el(upp, "IdentyfikatorPoswiadczenia", data.receipt_id)
-    adresat = _el(upp, "Adresat")
-    _el(adresat, "Nazwa", data.office_name)
-    _el(adresat, "IdentyfikatorPodmiotu", data.office_id, TypIdentyfikatora="IdentyfikatorUrzedu")
-    nadawca = _el(upp, "Nadawca")
-    _el(nadawca, "Nazwa", data.sender_name)
-    _el(nadawca, "IdentyfikatorPodmiotu", data.sender_id, TypIdentyfikatora="IdentyfikatorKontaOkienko")
+    _party(upp, "Adresat", data.office_name, data.office_id, OFFICE_ID)
+    _party(upp, "Nadawca", data.sender_name, data.sender_id, ACCOUNT_ID)
     _el(upp, "DataDoreczenia", timestamp(data.filed_at))
     _el(upp, "DataWytworzeniaPoswiadczenia", timestamp(data.issued_at))
     _el(upp, "IdentyfikatorDokumentu", data.document_id)
     _el(upp, "InformacjaUzupelniajaca", data.service, TypInformacjiUzupelniajacej="Usluga")
     _el(upp, "InformacjaUzupelniajaca", data.document_name, TypInformacjiUzupelniajacej="NazwaDokumentu")
-    reference = _el(root, "Reference", ns=DS, URI=f"urn:okienko:dokument:{data.document_id}")
-    _el(reference, "DigestMethod", ns=DS, Algorithm=SHA256)
-    _el(reference, "DigestValue", base64.b64encode(data.document_sha256).decode(), ns=DS)
-    xades.seal_enveloped(root, seal, data.issued_at, stamp)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return _sealed(root, f"urn:okienko:dokument:{data.document_id}", data.document_sha256, seal, data.issued_at, stamp)
 
 
 @dataclass(frozen=True)
@@ -98,25 +109,15 @@ def build_delivery(data: DeliveryData, seal: Seal, stamp: Callable[[bytes], byte
     root = etree.Element(f"{{{UPO}}}Dokument", nsmap={None: UPO, "ds": DS})
     upd = _el(root, "UPD")
     _el(upd, "IdentyfikatorPoswiadczenia", data.receipt_id)
-    adresat = _el(upd, "Adresat")
-    _el(adresat, "Nazwa", data.addressee_name)
-    _el(adresat, "IdentyfikatorPodmiotu", data.addressee_id, TypIdentyfikatora="IdentyfikatorKontaOkienko")
-    nadawca = _el(upd, "Nadawca")
-    _el(nadawca, "Nazwa", data.office_name)
-    _el(nadawca, "IdentyfikatorPodmiotu", data.office_id, TypIdentyfikatora="IdentyfikatorUrzedu")
-    wystawca = _el(upd, "PodmiotWystawiajacyPoswiadczenie")
-    _el(wystawca, "Nazwa", data.office_name)
-    _el(wystawca, "IdentyfikatorPodmiotu", data.office_id, TypIdentyfikatora="IdentyfikatorUrzedu")
+    _party(upd, "Adresat", data.addressee_name, data.addressee_id, ACCOUNT_ID)
+    _party(upd, "Nadawca", data.office_name, data.office_id, OFFICE_ID)
+    _party(upd, "PodmiotWystawiajacyPoswiadczenie", data.office_name, data.office_id, OFFICE_ID)
     _el(upd, "DataOdbioru", timestamp(data.received_at))
     _el(upd, "DataWytworzeniaPoswiadczenia", timestamp(data.issued_at))
     _el(upd, "IdentyfikatorDokumentu", data.document_id)
     _el(upd, "IdentyfikatorSprawy", data.case_reference)
     _el(upd, "InformacjaUzupelniajaca", data.document_name, TypInformacjiUzupelniajacej="NazwaDokumentu")
-    reference = _el(root, "Reference", ns=DS, URI=f"urn:okienko:pismo:{data.document_id}")
-    _el(reference, "DigestMethod", ns=DS, Algorithm=SHA256)
-    _el(reference, "DigestValue", base64.b64encode(data.document_sha256).decode(), ns=DS)
-    xades.seal_enveloped(root, seal, data.issued_at, stamp)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return _sealed(root, f"urn:okienko:pismo:{data.document_id}", data.document_sha256, seal, data.issued_at, stamp)
 
 
 @dataclass(frozen=True)

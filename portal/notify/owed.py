@@ -16,15 +16,18 @@ from portal.db_types import utcnow
 from portal.extensions import db
 from portal.inbox.models import Submission
 from portal.notify.models import Notification
+from portal.status import events
 
 # Event kinds that ask something of the resident or tell them the outcome.
-NOTIFIED_KINDS = {"supplement_requested", "letter_sent", "decision", "delay_notified", "status_changed", "overdue"}
-NOTIFIED_STATUSES = {"suspended", "resumed", "closed"}
+OVERDUE = "overdue"  # not a case event: the portal's own notice that the deadline has passed
+NOTIFIED_KINDS = {events.SUPPLEMENT_REQUESTED, events.LETTER_SENT, events.DECISION, events.DELAY_NOTIFIED,
+                  events.STATUS_CHANGED, OVERDUE}
+NOTIFIED_STATUSES = {events.SUSPENDED, events.RESUMED, events.CLOSED}
 
 
 def enqueue_for_event(submission_id: str, kind: str, key: str, data: dict[str, Any]) -> None:
     """Owe the resident an e-mail about this event; part of the event's transaction. Repeats add nothing."""
-    if kind not in NOTIFIED_KINDS or (kind == "status_changed" and data.get("status") not in NOTIFIED_STATUSES):
+    if kind not in NOTIFIED_KINDS or (kind == events.STATUS_CHANGED and data.get("status") not in NOTIFIED_STATUSES):
         return
     resident_id = db.session.scalar(select(Submission.resident_id).where(Submission.id == submission_id))
     if resident_id is None:

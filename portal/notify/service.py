@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from portal.auth.models import Clerk, Resident
+from portal.clock import WARSAW
 from portal.db_types import utcnow
 from portal.desk.models import DeskCase
 from portal.extensions import db
@@ -22,9 +23,9 @@ from portal.forms import service as forms
 from portal.inbox.models import Submission
 from portal.notify import mail
 from portal.notify.models import JobRun, Notification
-from portal.notify.owed import enqueue_for_event
+from portal.notify.owed import OVERDUE, enqueue_for_event
+from portal.status import events
 from portal.status import service as status
-from portal.status.deadlines import WARSAW
 from portal.status.models import CaseEvent
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,14 @@ DIGEST_HOUR = 7  # the clerks' digest and the overdue notices go out after 7:00 
 DIGEST_WINDOW_DAYS = 3
 
 SUBJECTS = {
-    "supplement_requested": ("Urząd prosi o uzupełnienie pisma", "The office asks you to supplement your submission"),
-    "letter_sent": ("Masz pismo z urzędu", "You have a letter from the office"),
-    "decision": ("Sprawa została rozstrzygnięta", "Your case has been decided"),
-    "delay_notified": ("Urząd zawiadomił o zwłoce i podał nowy termin",
+    events.SUPPLEMENT_REQUESTED: ("Urząd prosi o uzupełnienie pisma",
+                                  "The office asks you to supplement your submission"),
+    events.LETTER_SENT: ("Masz pismo z urzędu", "You have a letter from the office"),
+    events.DECISION: ("Sprawa została rozstrzygnięta", "Your case has been decided"),
+    events.DELAY_NOTIFIED: ("Urząd zawiadomił o zwłoce i podał nowy termin",
                        "The office notified a delay and set a new date"),
-    "status_changed": ("Zmienił się stan sprawy", "The state of your case changed"),
-    "overdue": ("Minął termin załatwienia sprawy — możesz złożyć ponaglenie",
+    events.STATUS_CHANGED: ("Zmienił się stan sprawy", "The state of your case changed"),
+    OVERDUE: ("Minął termin załatwienia sprawy — możesz złożyć ponaglenie",
                 "The deadline has passed — you may file a ponaglenie (reminder)"),
 }
 
@@ -49,7 +51,7 @@ def _reference(submission_id: str) -> str:
     """The case as the message names it: the znak sprawy once there is one, else the receipt id."""
 
     found = db.session.scalar(select(CaseEvent.data).where(CaseEvent.submission_id == submission_id,
-                                                          CaseEvent.kind == "case_opened")
+                                                          CaseEvent.kind == events.CASE_OPENED)
                               .order_by(CaseEvent.occurred_at.desc()).limit(1))
     if found and found.get("case_reference"):
         return str(found["case_reference"])
@@ -126,10 +128,7 @@ def daily_jobs(now: datetime | None = None) -> None:
 def _open_cases() -> list[Any]:
     """Every submission not yet settled, with what the deadline needs (a bounded scan: open cases only)."""
 
-    settled = select(CaseEvent.submission_id).where(
-        (CaseEvent.kind == "decision")
-        | ((CaseEvent.kind == "status_changed") & (CaseEvent.data["status"].as_string() == "closed")))
-    return list(db.session.scalars(select(Submission).where(Submission.id.not_in(settled))))
+    return list(db.session.scalars(select(Submission).where(Submission.id.not_in(events.settled_submissions()))))
 
 
 def notify_overdue(today: date) -> int:
@@ -137,12 +136,12 @@ def notify_overdue(today: date) -> int:
 
     owed = 0
     submissions = _open_cases()
-    events = status.timelines([s.id for s in submissions])
+    timelines = status.timelines([s.id for s in submissions])
     for submission in submissions:
         deadline = status.deadline_of(forms.definition_of(submission.eservice).procedure, submission.filed_at,
-                                      events[submission.id])
+                                      timelines[submission.id])
         if deadline.overdue(today):  # also when the new date of a notice of delay has passed (art. 37 § 1)
-            enqueue_for_event(submission.id, "overdue", f"{submission.id}:overdue:{deadline.due}", {})
+            enqueue_for_event(submission.id, OVERDUE, f"{submission.id}:{OVERDUE}:{deadline.due}", {})
             owed += 1
     db.session.commit()
     return owed
@@ -153,14 +152,14 @@ def send_digests(today: date) -> int:
 
     cases = list(db.session.scalars(select(DeskCase).where(DeskCase.status != "closed",
                                                            DeskCase.handler_id.is_not(None))))
-    events = status.timelines([c.submission_id for c in cases])
+    timelines = status.timelines([c.submission_id for c in cases])
     per_clerk: dict[int, list[tuple[date, str]]] = {}
     for case in cases:
         submission = db.session.get(Submission, case.submission_id)
         if submission is None:
             continue
         deadline = status.deadline_of(forms.definition_of(submission.eservice).procedure, submission.filed_at,
-                                      events[case.submission_id])
+                                      timelines[case.submission_id])
         if deadline.due is None or deadline.settled_on is not None:
             continue
         if (deadline.due - today).days <= DIGEST_WINDOW_DAYS:

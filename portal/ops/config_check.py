@@ -292,6 +292,13 @@ KEEP_THE_VALUE = ("move the value from {file} into the service's environment (an
                   "root only, or the platform's secret store), the same on every node — do not make a new one: {why}")
 
 
+def _kept_in_the_secrets_file(setting: str, why: str) -> Problem:
+    """A key made on this machine by `okienko keys init`: moved into the environment, never made anew (`why`)."""
+    return _error(setting, f"comes from {portal_config.SECRETS_FILE}, made on this machine by "
+                  "`okienko keys init`; in production keys come from the environment",
+                  KEEP_THE_VALUE.format(file=portal_config.SECRETS_FILE.name, why=why))
+
+
 def _secret_key(config: Config, environ: Environ, now: datetime) -> Iterator[Problem]:
     value = str(config.get("SECRET_KEY") or "")
     new = ("set PORTAL_SECRET_KEY in the service's environment to 64 random hex digits "
@@ -303,10 +310,7 @@ def _secret_key(config: Config, environ: Environ, now: datetime) -> Iterator[Pro
         yield _error("SECRET_KEY", f"is only {len(value)} characters long: a short key can be guessed, and with "
                      "it every receipt's access code", new)
     elif _from_secrets_file("SECRET_KEY", config, environ):
-        yield _error("SECRET_KEY", f"comes from {portal_config.SECRETS_FILE}, made on this machine by "
-                     "`okienko keys init`; in production keys come from the environment",
-                     KEEP_THE_VALUE.format(file=portal_config.SECRETS_FILE.name,
-                                           why="the access codes on receipts already issued are derived from it"))
+        yield _kept_in_the_secrets_file("SECRET_KEY", "the access codes on receipts already issued are derived from it")
 
 
 def _pii_key(config: Config, environ: Environ, now: datetime) -> Iterator[Problem]:
@@ -324,10 +328,7 @@ def _pii_key(config: Config, environ: Environ, now: datetime) -> Iterator[Proble
     if length != 32:
         yield _error("PII_KEY", "is not 32 bytes in base64", new)
     elif _from_secrets_file("PII_KEY", config, environ):
-        yield _error("PII_KEY", f"comes from {portal_config.SECRETS_FILE}, made on this machine by "
-                     "`okienko keys init`; in production keys come from the environment",
-                     KEEP_THE_VALUE.format(file=portal_config.SECRETS_FILE.name,
-                                           why="every stored PESEL is encrypted under it"))
+        yield _kept_in_the_secrets_file("PII_KEY", "every stored PESEL is encrypted under it")
 
 
 def _rate_limits(config: Config, environ: Environ, now: datetime) -> Iterator[Problem]:

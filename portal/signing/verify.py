@@ -37,6 +37,7 @@ from lxml import etree
 
 from portal import xmlsafe
 from portal.signing import certpath, timestamp
+from portal.signing.algorithms import DIGEST_METHODS, SIGNATURE_METHODS
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES_NAMESPACES = ("http://uri.etsi.org/01903/v1.3.2#", "http://uri.etsi.org/01903/v1.4.1#")
@@ -52,19 +53,6 @@ INDETERMINATE = "INDETERMINATE"
 
 ENVELOPED_FORM, DETACHED_FORM, ENVELOPING_FORM = "enveloped", "detached", "enveloping"
 
-SIGNATURE_METHODS = {
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-}
-DIGEST_METHODS = {
-    "http://www.w3.org/2001/04/xmlenc#sha256": hashlib.sha256,
-    "http://www.w3.org/2001/04/xmldsig-more#sha384": hashlib.sha384,
-    "http://www.w3.org/2001/04/xmlenc#sha512": hashlib.sha512,
-}
 CANONICALISATIONS = {
     "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
     "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",

@@ -9,7 +9,7 @@ from datetime import date
 from flask_babel import format_date, format_decimal, format_number, format_percent
 from flask_babel import gettext as _
 
-from portal.forms.wtf import text
+from portal.language import pick
 from portal.stats.service import Count, Figures, Hidden
 
 WIDTH = 560  # the drawing's own units: 1:1 on a wide screen (style.css), scaled down on a narrow one
@@ -96,7 +96,7 @@ def for_page(figures: Figures) -> dict[str, BarChart]:
     return {
         "submissions_by_month": bar_chart([(month_name(m.first_day), m.submissions) for m in figures.months]),
         "residents_by_month": bar_chart([(month_name(m.first_day), m.residents) for m in figures.months]),
-        "submissions_by_service": bar_chart([(text(s.service.title), s.submissions) for s in figures.services]),
-        "in_time_by_service": bar_chart([(text(s.service.title), s.deadlines.in_time_percent) for s in timed],
+        "submissions_by_service": bar_chart([(pick(s.service.title), s.submissions) for s in figures.services]),
+        "in_time_by_service": bar_chart([(pick(s.service.title), s.deadlines.in_time_percent) for s in timed],
                                         "percent"),
     }

@@ -6,6 +6,7 @@ import csv
 import io
 from typing import Any
 
+from portal.clock import WARSAW_ZONE_NAME
 from portal.stats.service import SMALLEST_SHOWN, Count, Deadlines, Figures, Hidden
 
 SUPPRESSION = {
@@ -27,7 +28,7 @@ def as_json(figures: Figures, publisher: str) -> dict[str, Any]:
             "first_day": figures.first_day.isoformat(),
             "last_day": figures.last_day.isoformat(),
             "months": [m.label for m in figures.months],
-            "time_zone": "Europe/Warsaw",
+            "time_zone": WARSAW_ZONE_NAME,
         },
         "suppression": {"smallest_published_count": SMALLEST_SHOWN, "rule": SUPPRESSION},
         "eservices_offered": {

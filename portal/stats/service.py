@@ -27,26 +27,25 @@ from itertools import groupby
 from typing import Any, NamedTuple
 
 from flask import current_app
-from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select, text
+from sqlalchemy import Date, and_, case, cast, func, literal_column, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
+from portal.clock import WARSAW, WARSAW_ZONE_NAME
 from portal.db_types import utcnow
 from portal.extensions import db
 from portal.forms import service as forms
 from portal.forms.models import EService
 from portal.inbox.models import Submission
-from portal.status import deadlines
-from portal.status import service as status
+from portal.status import deadlines, events
 from portal.status.models import CaseEvent
 
-WARSAW = deadlines.WARSAW
 MONTHS = 12
 SMALLEST_SHOWN = 5
 CACHE_SECONDS = 300
 STREAM_BATCH = 5000
 # The events the deadline engine reads (pauses, notices of delay, settlement); the others move no deadline.
-DEADLINE_EVENTS = (status.SUPPLEMENT_REQUESTED, status.SUPPLEMENTED, status.STATUS_CHANGED, status.DELAY_NOTIFIED,
-                   status.DECISION)
+DEADLINE_EVENTS = (events.SUPPLEMENT_REQUESTED, events.SUPPLEMENTED, events.STATUS_CHANGED, events.DELAY_NOTIFIED,
+                   events.DECISION)
 
 
 class Hidden(Enum):
@@ -241,13 +240,18 @@ class _LocalTime:
 
     def day(self, column: Any) -> ColumnElement[date]:
         if self.postgresql:
-            return cast(func.timezone(literal_column("'Europe/Warsaw'"), column), Date)
+            return cast(_in_polish_time(column), Date)
         return func.warsaw_day(column, type_=Date)
 
     def month(self, column: Any) -> ColumnElement[str]:
         if self.postgresql:
-            return func.to_char(func.timezone(literal_column("'Europe/Warsaw'"), column), literal_column("'YYYY-MM'"))
+            return func.to_char(_in_polish_time(column), literal_column("'YYYY-MM'"))
         return func.substr(func.warsaw_day(column), literal_column("1"), literal_column("7"))
+
+
+def _in_polish_time(column: Any) -> ColumnElement[datetime]:
+    """PostgreSQL: a timestamp with time zone → the wall-clock time in Poland."""
+    return func.timezone(literal_column(f"'{WARSAW_ZONE_NAME}'"), column)
 
 
 def _warsaw_day(stored: str | None) -> str | None:
@@ -340,7 +344,7 @@ def _settled_cases(local: _LocalTime, start: datetime) -> Iterable[Any]:
         # Every row is read: plan for that, not for a quick first batch (the planner's default for a
         # cursor), which on a million submissions takes twice as long.
         db.session.execute(text("SET LOCAL cursor_tuple_fraction = 1"))
-    settling = _settling()
+    settling = events.settling()
     settled_at = func.min(case((settling, CaseEvent.occurred_at)))
     per_case = (
         select(Submission.eservice_id, Submission.filed_at, settled_at.label("settled_at"),
@@ -373,15 +377,9 @@ def _through_the_engine(versions: dict[int, tuple[str, str]],
             .order_by(CaseEvent.submission_id)
         )
         for submission_id, case_rows in groupby(rows, key=lambda row: row[0]):
-            events = [_Event(row[1], row[2], row[3], {"status": row[4], "new_date": row[5]}) for row in case_rows]
+            timeline = [_Event(row[1], row[2], row[3], {"status": row[4], "new_date": row[5]}) for row in case_rows]
             eservice_id, filed_at = cases[submission_id]
-            yield eservice_id, deadlines.for_case(versions[eservice_id][1], filed_at, events)
-
-
-def _settling() -> ColumnElement[bool]:
-    """A case is settled by a decision, or by being closed."""
-    return or_(CaseEvent.kind == status.DECISION,
-               and_(CaseEvent.kind == status.STATUS_CHANGED, CaseEvent.data["status"].as_string() == "closed"))
+            yield eservice_id, deadlines.for_case(versions[eservice_id][1], filed_at, timeline)
 
 
 def _deadlines(settled: Count, assessed: Count | None, in_time: int, days: Counter[int]) -> Deadlines:

@@ -22,11 +22,21 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import holidays
 
-WARSAW = ZoneInfo("Europe/Warsaw")
+from portal.clock import WARSAW
+from portal.status.events import (
+    DELAY_NOTIFIED,
+    IN_PROGRESS,
+    RESUMED,
+    STATUS_CHANGED,
+    SUPPLEMENT_REQUESTED,
+    SUPPLEMENTED,
+    SUSPENDED,
+    settles,
+)
+
 DAY_PERIODS = {"certificate-7d": 7, "foi-14d": 14}
 MONTH_PERIODS = {"kpa-1m": 1, "kpa-2m": 2, "complaint-1m": 1}
 PROCEDURES = ("immediate", "kpa-1m", "kpa-2m", "certificate-7d", "foi-14d", "complaint-1m", "days-N")
@@ -167,25 +177,23 @@ def for_case(procedure: str, filed_at: datetime, events: Iterable[Any]) -> Deadl
     settled_on: date | None = None
     for event in sorted(events, key=lambda e: (e.occurred_at, e.id or 0)):
         data, day = event.data or {}, _day(event.occurred_at)
-        if event.kind == "supplement_requested" and supplement_from is None:
+        if settles(event.kind, data):
+            settled_on = settled_on or day
+        elif event.kind == SUPPLEMENT_REQUESTED and supplement_from is None:
             supplement_from = day
-        elif event.kind == "supplemented" and supplement_from is not None:
+        elif event.kind == SUPPLEMENTED and supplement_from is not None:
             pauses.append(Pause(supplement_from, day))
             supplement_from = None
-        elif event.kind == "status_changed":
+        elif event.kind == STATUS_CHANGED:
             state = data.get("status")
-            if state == "suspended" and suspended_from is None:
+            if state == SUSPENDED and suspended_from is None:
                 suspended_from = day
-            elif state in ("resumed", "in_progress") and suspended_from is not None:
+            elif state in (RESUMED, IN_PROGRESS) and suspended_from is not None:
                 pauses.append(Pause(suspended_from, day))
                 suspended_from = None
-            elif state == "closed" and settled_on is None:
-                settled_on = day
-        elif event.kind == "delay_notified":
+        elif event.kind == DELAY_NOTIFIED:
             with contextlib.suppress(ValueError):  # an EZD's free text: the statutory date stands
                 extended_to = date.fromisoformat(str(data.get("new_date")))
-        elif event.kind == "decision" and settled_on is None:
-            settled_on = day
     if supplement_from is not None:
         pauses.append(Pause(supplement_from))
     if suspended_from is not None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
-from sqlalchemy import and_, or_, select
 
 from backoffice_adapter import base, outbox
 from portal.extensions import db
+from portal.status import events
 from portal.status import service as status
-from portal.status.models import CaseEvent
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +22,7 @@ def poll_events(limit: int = 500) -> int:
         target = base.adapter(name, config)
         if not target.polls_events:
             continue
-        finished = select(CaseEvent.submission_id).where(
-            or_(CaseEvent.kind == status.DECISION,
-                and_(CaseEvent.kind == status.STATUS_CHANGED, CaseEvent.data["status"].as_string() == "closed")))
-        parcels = outbox.delivered_parcels(name, limit, excluding=finished)
+        parcels = outbox.delivered_parcels(name, limit, excluding=events.settled_submissions())
         db.session.rollback()  # no transaction held open while the back office answers
         if not parcels:
             continue

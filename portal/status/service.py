@@ -28,23 +28,24 @@ from portal.inbox.models import Submission
 from portal.notify.owed import enqueue_for_event
 from portal.status import deadlines
 from portal.status.deadlines import Deadline
+from portal.status.events import (
+    ASSIGNED,
+    CASE_OPENED,
+    CASE_STATUSES,
+    DECISION,
+    DELAY_NOTIFIED,
+    DELIVERED,
+    FILED,
+    LETTER_SENT,
+    REGISTERED,
+    STATUS_CHANGED,
+    SUPPLEMENT_REQUESTED,
+    SUPPLEMENTED,
+)
 from portal.status.models import CaseEvent
 
 log = logging.getLogger(__name__)
 
-FILED = "filed"
-DELIVERED = "delivered"
-REGISTERED = "registered"  # entered in the back office's incoming register (RPW)
-CASE_OPENED = "case_opened"  # a case was opened: the znak sprawy
-ASSIGNED = "assigned"  # the unit or the clerk handling it
-STATUS_CHANGED = "status_changed"
-SUPPLEMENT_REQUESTED = "supplement_requested"  # a call to supplement or correct the application
-DECISION = "decision"
-DELAY_NOTIFIED = "delay_notified"  # KPA art. 36: the office will be late, why, and the new date
-SUPPLEMENTED = "supplemented"  # the resident answered a call to supplement (a new submission, its UPO)
-LETTER_SENT = "letter_sent"  # an answer or decision is waiting for the resident in the portal
-
-CASE_STATUSES = ("in_progress", "postponed", "suspended", "closed", "resumed")
 EVENT_YEARS = (2000, 2099)  # when an event may have happened, as far as the portal believes
 
 # What a back office may report, and the text fields each kind carries (required, optional).

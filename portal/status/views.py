@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from portal import config
 from portal.auth.service import current_resident, resident_required
+from portal.clock import WARSAW
 from portal.db_types import utcnow
 from portal.desk import letters
 from portal.desk import service as desk
@@ -19,7 +20,7 @@ from portal.forms import flow
 from portal.forms import service as forms
 from portal.inbox import receipts
 from portal.inbox import service as inbox
-from portal.status import deadlines, service
+from portal.status import service
 from portal.storage import service as storage
 
 bp = Blueprint("status", __name__)
@@ -29,7 +30,7 @@ CASES_PER_PAGE = 25
 
 
 def _today() -> date:
-    return utcnow().astimezone(deadlines.WARSAW).date()
+    return utcnow().astimezone(WARSAW).date()
 
 
 @bp.get("/moje-sprawy")
@@ -155,7 +156,7 @@ def reminder(submission_id: str) -> Any:
     text = _("Na podstawie art. 37 § 1 pkt 1 Kodeksu postępowania administracyjnego wnoszę ponaglenie w sprawie "
              "%(ref)s, wszczętej pismem złożonym %(filed)s (UPO %(receipt)s). Sprawa nie została załatwiona w "
              "terminie, który upłynął %(due)s.",
-             ref=reference, filed=submission.filed_at.astimezone(deadlines.WARSAW).strftime("%d.%m.%Y"),
+             ref=reference, filed=submission.filed_at.astimezone(WARSAW).strftime("%d.%m.%Y"),
              receipt=submission.receipt_id, due=due)
     draft = forms.start_reply(resident, submission.id, _("Ponaglenie (art. 37 KPA) — %(ref)s", ref=reference),  # type: ignore[arg-type]
                               kind="inne pismo", text=text)

@@ -13,15 +13,14 @@ from flask import Flask
 
 from portal.auth import pii
 from portal.auth.models import Resident
+from portal.clock import WARSAW
 from portal.extensions import db
 from portal.forms.models import EService
 from portal.inbox.models import Submission
 from portal.stats import service as stats
-from portal.status import deadlines
 from portal.status import service as status
 from tests.factories import make_resident, make_submission
 
-WARSAW = deadlines.WARSAW
 SANDBOX_PESELS = ("80010112357", "92051702482", "01230804662", "75113001574")
 NOW = datetime(2026, 7, 15, 10, tzinfo=UTC)  # the period: August 2025 to July 2026
 MONTHS = [f"{year}-{month:02d}" for year, month in [(2025, m) for m in range(8, 13)] + [(2026, m) for m in range(1, 8)]]

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from flask_babel import format_date
 
 from portal.auth import pii
+from portal.clock import WARSAW
 from portal.db_types import utcnow
 from portal.inbox.models import Submission
 from portal.stats import opendata, service
@@ -30,7 +31,7 @@ def test_the_page_shows_each_chart_with_a_title_a_description_and_a_table(app: F
         person = make_resident()
         for _ in range(5):
             make_submission(pki, person)
-        this_month = format_date(utcnow().astimezone(service.WARSAW).date(), "LLLL yyyy")
+        this_month = format_date(utcnow().astimezone(WARSAW).date(), "LLLL yyyy")
 
     page = client.get("/statystyki")
 

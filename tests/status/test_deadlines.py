@@ -11,10 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portal.clock import WARSAW
 from portal.status import deadlines
 from portal.status.deadlines import Pause, compute
-
-WARSAW = deadlines.WARSAW
 
 
 def filed(day: str, hour: int = 10) -> datetime:

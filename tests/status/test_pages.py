@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from backoffice_adapter.base import CaseUpdate
 from portal.db_types import utcnow
@@ -18,6 +18,7 @@ from portal.status import deadlines
 from portal.status import service as status
 from tests.factories import make_resident, make_submission
 from tests.helpers import csrf_token, login_resident
+from tests.status.test_query_counts import counted
 
 
 def filed_days_ago(app: Flask, pki: Path, days: int, resident_id: int | None = None) -> tuple[str, str, str]:
@@ -121,21 +122,8 @@ def test_the_case_list_costs_the_same_queries_for_2_or_12_cases(app: Flask, cata
     login_resident(client)
 
     def queries_for_list() -> int:
-        statements: list[str] = []
-
-        def count(*args: Any) -> None:
-            # The session store's statements are the same on every page (a new CSRF token written once,
-            # activity at most once a minute): not the list's cost.
-            if "web_session" not in args[2]:
-                statements.append(args[2])
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with counted(app) as statements:
             assert client.get("/moje-sprawy").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         return len(statements)
 
     for _ in range(2):
