@@ -4,9 +4,12 @@ docs/operations.md describes how these are used (and backups, scaling, upgrades)
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from portal.ops import logs
+
+if TYPE_CHECKING:  # for the annotations only: `okienko keys init` and `config` (portal/ops/cli.py) run without Flask
+    from flask import Flask
 
 
 def configure_logging(app: Flask) -> None:
