@@ -206,10 +206,10 @@ def _attachments_step(draft: Draft) -> Any:
                 problems[rule.id] = wtf.text({"pl": f"Dołącz: {rule.label['pl'].lower()}.",
                                               "en": f"Attach: {rule.label['en'].lower()}."})
     number, total, previous = _progress(draft, ATTACHMENTS_STEP)
-    status = 400 if problems else 200
+    http_status = 400 if problems else 200
     return render_template("forms/attachments.html", draft=draft, definition=definition, rules=rules,
                            problems=problems, number=number, total=total, previous=previous,
-                           notices=get_flashed_messages(), allowed=uploads.allowed), status
+                           notices=get_flashed_messages(), allowed=uploads.allowed), http_status
 
 
 @bp.get("/wnioski/<draft_id>/podsumowanie")

@@ -29,11 +29,11 @@ SOURCE = "webhook"
 MAX_EVENTS = 500
 
 
-def _refuse(status: int, reason: str) -> Any:
-    log.warning("case events refused (%d) from %s: %s", status, request.remote_addr, reason)
-    audit.record("case.events_refused", None, None, actor=("system", SOURCE), status=status, reason=reason[:300])
+def _refuse(http_status: int, reason: str) -> Any:
+    log.warning("case events refused (%d) from %s: %s", http_status, request.remote_addr, reason)
+    audit.record("case.events_refused", None, None, actor=("system", SOURCE), status=http_status, reason=reason[:300])
     db.session.commit()
-    return jsonify({"error": reason}), status
+    return jsonify({"error": reason}), http_status
 
 
 def _parse(raw: Any) -> list[CaseUpdate]:
