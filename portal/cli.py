@@ -29,33 +29,37 @@ from portal.commands import Group, Portal, with_app
 
 
 class Main(Group):
-    # Every group and command, imported only when asked for (each domain brings its own, in its cli.py).
+    # Every group and command with its line in --help, imported only when asked for: each domain brings its own
+    # in its cli.py; Flask's and Flask-Migrate's commands are built below (__getattr__).
     lazy = {
-        "audit": ("portal.audit.cli:audit_group", "The hash-chained audit log."),
-        "catalog": ("portal.forms.cli:catalog_group", "The e-service catalog."),
-        "clerks": ("portal.cli:clerks", "The office's clerks: the directory the desk offers in dekretacja."),
-        "config": ("portal.ops.cli:config_group", "The portal's settings."),
         "db": ("portal.cli:migrations", "The database's migrations (Flask-Migrate): `okienko db upgrade`."),
-        "deadline": ("portal.status.cli:deadline", "The due date the portal shows for PROCEDURE (immediate, kpa-1m, "
-                     "kpa-2m, certificate-7d, foi-14d, complaint-1m, days-N) and FILED_AT (ISO 8601 with its offset, "
-                     "as in the UPO)."),
-        "demo": ("portal.ops.cli:demo", "Run the sandbox, the outbox worker and the portal together (what `make run` "
-                 "ends with)."),
-        "drafts": ("portal.forms.cli:drafts_group", "Unfinished applications."),
-        "keys": ("portal.ops.cli:keys_group", "The portal's own secrets."),
-        "notify": ("portal.notify.cli:notify_group", "E-mail to residents about their cases and the clerks' daily "
-                   "digest (the worker runs both)."),
-        "outbox": ("portal.delivery.cli:outbox_group", "Delivery of submissions to the back office."),
-        "receipt": ("portal.inbox.cli:receipt_group", "Receipts (UPO) and delivery certificates (UPD)."),
-        "routes": ("portal.cli:routes", "The portal's routes."),
-        "sandbox": ("portal.ops.cli:sandbox_group", "The sandbox stand-ins for login.gov.pl, the office's IdP and "
-                    "TpSigning5."),
         "shell": ("portal.cli:shell", "A Python shell in the portal's application context."),
+        "routes": ("portal.cli:routes", "The portal's routes."),
+        "clerks": ("portal.cli:clerks", "The office's clerks: the directory the desk offers in dekretacja."),
+
+        "keys": ("portal.ops.cli:keys_group", "The portal's own secrets."),
+        "config": ("portal.ops.cli:config_group", "The portal's settings."),
+        "smoke": ("portal.ops.cli:smoke_command",
+                  "File one submission through a running portal exactly as a resident would, and check the results."),
+        "sandbox": ("portal.ops.cli:sandbox_group",
+                    "The sandbox stand-ins for login.gov.pl, the office's IdP and TpSigning5."),
+        "demo": ("portal.ops.cli:demo",
+                 "Run the sandbox, the outbox worker and the portal together (what `make run` ends with)."),
+
+        "catalog": ("portal.forms.cli:catalog_group", "The e-service catalog."),
+        "drafts": ("portal.forms.cli:drafts_group", "Unfinished applications."),
+        "trust": ("portal.signing.cli:trust_group",
+                  "Trust anchors for signatures: trusted lists and the administrator's own certificates."),
         "signature": ("portal.signing.cli:signature_group", "Signed documents."),
-        "smoke": ("portal.ops.cli:smoke_command", "File one submission through a running portal exactly as a resident "
-                  "would, and check the results."),
-        "trust": ("portal.signing.cli:trust_group", "Trust anchors for signatures: trusted lists and the "
-                  "administrator's own certificates."),
+        "receipt": ("portal.inbox.cli:receipt_group", "Receipts (UPO) and delivery certificates (UPD)."),
+        "audit": ("portal.audit.cli:audit_group", "The hash-chained audit log."),
+
+        "outbox": ("portal.delivery.cli:outbox_group", "Delivery of submissions to the back office."),
+        "notify": ("portal.notify.cli:notify_group",
+                   "E-mail to residents about their cases and the clerks' daily digest (the worker runs both)."),
+        "deadline": ("portal.status.cli:deadline",
+                     "The due date the portal shows for PROCEDURE (immediate, kpa-1m, kpa-2m, certificate-7d, "
+                     "foi-14d, complaint-1m, days-N) and FILED_AT (ISO 8601 with its offset, as in the UPO)."),
     }
 
     def invoke(self, ctx: click.Context) -> Any:

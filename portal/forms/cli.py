@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from portal import commands
-from portal.commands import app_config
 
 # The domain's modules are imported inside the commands, when one runs: `okienko --help`, a group's --help
 # and the commands that need no application must not pay for Flask and SQLAlchemy (docs/decisions.md).
@@ -26,7 +25,7 @@ def catalog_load(directory: Path | None) -> None:
     """Check every service folder in DIRECTORY and load new versions; broken ones are reported and skipped."""
     from portal.forms import service
 
-    report = service.load_catalog(directory or Path(app_config()["CATALOG_DIR"]))
+    report = service.load_catalog(directory or Path(commands.app_config()["CATALOG_DIR"]))
     for label in report.added:
         click.echo(f"loaded     {label}")
     for label in report.unchanged:
