@@ -41,6 +41,7 @@ test: deps install node_modules/.installed
 
 lint: $(BIN)/okienko
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python -m bench

@@ -42,6 +42,7 @@ from backoffice_adapter.base import (
     PermanentDeliveryError,
     register,
 )
+from portal.config import units
 
 log = logging.getLogger(__name__)
 
@@ -485,8 +486,6 @@ class _Names:
     """Unit and clerk names for one polling round, each asked of EZD RP once."""
 
     def __init__(self, adapter: EzdRpAdapter) -> None:
-        from portal.config import units
-
         self.adapter = adapter
         self.office_units = units(adapter.config) if "OFFICE_UNITS" in adapter.config else {}
         self._units: dict[str, str | None] = {}

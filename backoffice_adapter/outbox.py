@@ -27,13 +27,11 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from backoffice_adapter import base
+from backoffice_adapter.hooks import portal
 from backoffice_adapter.models import DEAD, FAILED, IN_PROGRESS, PENDING, SUCCESS, OutboxMessage
 from portal.db_types import utcnow
 from portal.extensions import db
-from portal.notify import service as notify
 from portal.ops import metrics
-from portal.status.models import CaseEvent
-from portal.storage.service import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -147,24 +145,10 @@ def release(held: dict[int, datetime]) -> int:
     return released
 
 
-def _envelope(submission_id: str) -> base.Envelope:
-    from portal.inbox import service as inbox  # the inbox enqueues into us; import at use to avoid a cycle
-
-    return inbox.envelope(submission_id)
-
-
 def _record_delivered(message: OutboxMessage, receipt: base.DeliveryReceipt) -> None:
-    """Tell the resident: delivered, and the RPW number when the back office gave one. Copies stay silent."""
-    from portal.status import service as status
-
-    if message.is_copy:
-        return
-    now = utcnow()
-    status.record_event_once(message.submission_id, status.DELIVERED, f"{message.submission_id}:delivered", now,
-                             adapter=message.adapter)
-    if rpw := receipt.details.get("rpw"):
-        status.record_event_once(message.submission_id, status.REGISTERED, f"{message.adapter}:{rpw}:registered",
-                                 now, rpw=str(rpw))
+    """Only the system of record's delivery tells the resident "delivered"; copies stay silent."""
+    if not message.is_copy:
+        portal().delivered(message.submission_id, message.adapter, receipt)
 
 
 def deliver(message_id: int, held: dict[int, datetime] | None = None) -> str:
@@ -184,10 +168,10 @@ def deliver(message_id: int, held: dict[int, datetime] | None = None) -> str:
         target = base.adapter(message.adapter, config)
     except Exception as exc:  # noqa: BLE001 - an unknown adapter is a failed attempt like any other
         return _failed(message_id, exc, count=True)
-    submission_id = message.submission_id
+    hooks = portal()
     try:
-        envelope = _envelope(submission_id)  # may issue the receipt, which the store must take
-    except StorageUnavailable as exc:
+        envelope = hooks.envelope(message.submission_id)  # may issue the receipt, which the store must take
+    except hooks.waits_for_store as exc:
         return _waits_for_the_store(message_id, exc)
     message = db.session.get(OutboxMessage, message_id)
     if message is None or message.state != IN_PROGRESS:
@@ -316,14 +300,14 @@ def _first_line(exc: BaseException) -> str:
 
 
 def run_forever(poll_seconds: float = 1.0, stop: threading.Event | None = None) -> None:
-    """The worker's loop: deliveries, e-mail notices, and every `EVENTS_POLL_SECONDS` the periodic chores
-    (case events from polling back offices, the stuck-delivery alert, the daily jobs).
+    """The worker's loop: deliveries, and between rounds the chores the portal gave it (`PortalHooks.worker_chores`:
+    e-mail notices, and at their own cadence case events from polling back offices, alerts, the daily jobs).
 
     Nothing that fails in an iteration ends the loop. A database outage is waited out with a growing pause
     (logged once when it starts and once when it ends, `okienko_outbox_worker_database_up` meanwhile 0);
     the messages this worker had claimed are released when the database answers again."""
     stop = stop or threading.Event()
-    next_chores = 0.0
+    chores = portal().worker_chores()
     held: dict[int, datetime] = {}
     outage: _Outage | None = None
     metrics.worker_database_up()
@@ -334,12 +318,7 @@ def run_forever(poll_seconds: float = 1.0, stop: threading.Event | None = None) 
                 release(held)
                 held.clear()
             handled = run_once(held=held)
-            notify.send_pending()
-            if time.monotonic() >= next_chores:
-                poll_events()
-                alert_stuck()
-                notify.daily_jobs()
-                next_chores = time.monotonic() + int(current_app.config["EVENTS_POLL_SECONDS"])
+            chores()
         except Exception as exc:  # noqa: BLE001 - nothing may end the worker; a database outage least of all
             _discard_session()
             if database_unavailable(exc):
@@ -357,42 +336,15 @@ def run_forever(poll_seconds: float = 1.0, stop: threading.Event | None = None) 
         _discard_session()
 
 
-def poll_events(limit: int = 500) -> int:
-    """Ask the back offices that do not push events about the cases they hold; return events applied."""
-    from portal.status import service as status
-
-    config = current_app.config
-    applied = 0
-    for name in configured_adapters(config):
-        target = base.adapter(name, config)
-        if not target.polls_events:
-            continue
-        finished = select(CaseEvent.submission_id).where(
-            or_(CaseEvent.kind == status.DECISION,
-                and_(CaseEvent.kind == status.STATUS_CHANGED, CaseEvent.data["status"].as_string() == "closed")))
-        rows = db.session.execute(
-            select(OutboxMessage.submission_id, OutboxMessage.receipt)
-            .where(OutboxMessage.adapter == name, OutboxMessage.state == SUCCESS,
-                   OutboxMessage.submission_id.not_in(finished))
-            .order_by(OutboxMessage.delivered_at.desc()).limit(limit)
-        ).all()
-        parcels = [base.DeliveredParcel(submission_id, receipt or {}) for submission_id, receipt in rows]
-        db.session.rollback()  # no transaction held open while the back office answers
-        if not parcels:
-            continue
-        try:
-            updates = target.fetch_events(parcels)
-        except base.DeliveryError as exc:
-            log.warning("could not fetch case events from %s: %s", name, exc)
-            continue
-        for update in updates:
-            try:
-                if status.apply_update(name, update) is not None:
-                    applied += 1
-            except status.InvalidEvent as exc:
-                db.session.rollback()
-                log.warning("event %s from %s refused: %s", update.event_id, name, exc)
-    return applied
+def delivered_parcels(adapter: str, limit: int, excluding: Any = None) -> list[base.DeliveredParcel]:
+    """The parcels an adapter has delivered, newest first, for asking its back office about them; `excluding`
+    is a selection of submission ids to leave out (the cases already settled)."""
+    query = select(OutboxMessage.submission_id, OutboxMessage.receipt).where(
+        OutboxMessage.adapter == adapter, OutboxMessage.state == SUCCESS)
+    if excluding is not None:
+        query = query.where(OutboxMessage.submission_id.not_in(excluding))
+    rows = db.session.execute(query.order_by(OutboxMessage.delivered_at.desc()).limit(limit)).all()
+    return [base.DeliveredParcel(submission_id, receipt or {}) for submission_id, receipt in rows]
 
 
 def stuck(now: Any = None) -> list[OutboxMessage]:
@@ -407,46 +359,14 @@ def stuck(now: Any = None) -> list[OutboxMessage]:
     ))
 
 
-def alert_stuck() -> int:
-    """E-mail the administrators once about each delivery that is stuck; return how many were new."""
-    from portal.notify import mail
-
-    config = current_app.config
-    new = [m for m in stuck() if m.alerted_at is None]
-    if not new:
-        return 0
-    log.error("%d deliveries are stuck: %s", len(new), ", ".join(f"{m.submission_id}→{m.adapter}" for m in new))
-    recipients = [a.strip() for a in str(config["OUTBOX_ALERT_TO"]).split(",") if a.strip()]
-    if recipients:
-        lines = [f"- {m.adapter}: zgłoszenie {m.submission_id}, stan {m.state}, prób {m.attempts}, "
-                 f"czeka od {m.created_at:%Y-%m-%d %H:%M} UTC; ostatni błąd: {m.last_error or '—'}" for m in new]
-        body = ("Okienko nie może przekazać poniższych zgłoszeń do systemu urzędu.\n"
-                "The portal cannot deliver the submissions below to the office's systems.\n\n"
-                + "\n".join(lines)
-                + f"\n\nSzczegóły i ponowna wysyłka: {config['BASE_URL']}/urzad/admin/przekazania\n")
-        try:
-            mail.send(", ".join(recipients), f"Okienko: {len(new)} zgłoszeń czeka na przekazanie", body)
-        except mail.MailNotSent as exc:
-            log.error("could not send the stuck-delivery alert: %s", exc)
-            db.session.rollback()
-            return 0
-    now = utcnow()
-    for message in new:
-        message.alerted_at = now
-    db.session.commit()
-    return len(new)
-
-
 def resend(message_id: int) -> OutboxMessage | None:
     """An administrator's re-send of a dead or failed delivery: due now, attempts counted afresh."""
-    from portal.audit import service as audit
-
     message = db.session.get(OutboxMessage, message_id, with_for_update=True)
     if message is None or message.state not in (DEAD, FAILED):
         return None
     message.state, message.attempts, message.next_attempt_at = PENDING, 0, utcnow()
     message.alerted_at = message.lease_until = None
-    audit.record("outbox.resend", "submission", message.submission_id, adapter=message.adapter)
+    portal().resent(message.submission_id, message.adapter)
     db.session.commit()
     return message
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from backoffice_adapter.base import BackOfficeAdapter, DeliveryError, DeliveryReceipt, Envelope, metadata, register
+from backoffice_adapter.hooks import portal
 
 
 @register("smtp")
@@ -20,8 +21,6 @@ class SmtpAdapter(BackOfficeAdapter):
             raise ValueError("PORTAL_REGISTRY_MAILBOX must be the registry's e-mail address")
 
     def deliver(self, envelope: Envelope) -> DeliveryReceipt:
-        from portal.notify import mail  # sending mail is the portal's; imported when used
-
         self.check_config()
         files = [("dokument.xml", "application/xml", envelope.document),
                  (f"UPO-{envelope.receipt_id}.xml", "application/xml", envelope.upo)]
@@ -37,8 +36,9 @@ class SmtpAdapter(BackOfficeAdapter):
                 + json.dumps(metadata(envelope), ensure_ascii=False, indent=2) + "\n")
         message_id = f"<{envelope.submission_id}@okienko>"
         try:
-            mail.send(self.config["REGISTRY_MAILBOX"], f"[Okienko] {envelope.receipt_id} — {envelope.service_title}",
-                      body, attachments=tuple(files), message_id=message_id)
-        except mail.MailNotSent as exc:
+            portal().send_mail(self.config["REGISTRY_MAILBOX"],
+                               f"[Okienko] {envelope.receipt_id} — {envelope.service_title}", body, tuple(files),
+                               message_id)
+        except DeliveryError as exc:
             raise DeliveryError(f"the mail server did not take the parcel: {exc}") from exc
         return DeliveryReceipt(adapter=self.name, reference=message_id)

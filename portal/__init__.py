@@ -51,6 +51,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     if not web:
         db.init_app(app)
         import portal.models  # noqa: F401 - every table in the metadata
+
+        _register_adapters()  # `okienko outbox check` checks them
         return app
     ops.init_app(app)  # request ids first: every later hook's log lines carry them
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
@@ -71,8 +73,11 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     babel.init_app(app, locale_selector=_select_locale)
     _register_identity_providers(app)
 
-    import backoffice_adapter  # noqa: F401 - registers the built-in adapters
     import portal.models  # noqa: F401 - every table in the metadata
+    from portal import delivery
+
+    _register_adapters()
+    delivery.init_app(app)  # what the outbox asks of the portal (backoffice_adapter/hooks.py)
     from portal.admin.views import bp as admin_bp
     from portal.api import bp as api_bp
     from portal.auth.views import bp as auth_bp
@@ -136,6 +141,13 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     errors.register(app)  # error pages that render with the database down (portal/errors.py)
 
     return app
+
+
+def _register_adapters() -> None:
+    """The back-office adapters: the delivery package's own, and the portal's (the desk, the WS-Pull inbox)."""
+    import backoffice_adapter  # noqa: F401 - registers directory, ezdrp, smtp, webhook
+    import portal.desk.adapter  # noqa: F401 - registers desk
+    import portal.epuap_pull.adapter  # noqa: F401 - registers epuap-pull
 
 
 def init_migrations(app: Flask) -> None:

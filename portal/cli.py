@@ -54,7 +54,7 @@ class Main(Group):
         "receipt": ("portal.inbox.cli:receipt_group", "Receipts (UPO) and delivery certificates (UPD)."),
         "audit": ("portal.audit.cli:audit_group", "The hash-chained audit log."),
 
-        "outbox": ("portal.delivery.cli:outbox_group", "Delivery of submissions to the back office."),
+        "outbox": ("portal.delivery_cli:outbox_group", "Delivery of submissions to the back office."),
         "notify": ("portal.notify.cli:notify_group",
                    "E-mail to residents about their cases and the clerks' daily digest (the worker runs both)."),
         "deadline": ("portal.status.cli:deadline",

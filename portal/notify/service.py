@@ -13,20 +13,22 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal.auth.models import Clerk, Resident
 from portal.db_types import utcnow
+from portal.desk.models import DeskCase
 from portal.extensions import db
+from portal.forms import service as forms
+from portal.inbox.models import Submission
 from portal.notify import mail
 from portal.notify.models import JobRun, Notification
+from portal.notify.owed import enqueue_for_event
+from portal.status import service as status
+from portal.status.deadlines import WARSAW
+from portal.status.models import CaseEvent
 
 log = logging.getLogger(__name__)
 
-# Event kinds that ask something of the resident or tell them the outcome.
-NOTIFIED_KINDS = {"supplement_requested", "letter_sent", "decision", "delay_notified", "status_changed", "overdue"}
-NOTIFIED_STATUSES = {"suspended", "resumed", "closed"}
 MAX_ATTEMPTS = 8
 DIGEST_HOUR = 7  # the clerks' digest and the overdue notices go out after 7:00 Polish time
 DIGEST_WINDOW_DAYS = 3
@@ -43,25 +45,8 @@ SUBJECTS = {
 }
 
 
-def enqueue_for_event(submission_id: str, kind: str, key: str, data: dict[str, Any]) -> None:
-    """Owe the resident an e-mail about this event; part of the event's transaction. Repeats add nothing."""
-    if kind not in NOTIFIED_KINDS or (kind == "status_changed" and data.get("status") not in NOTIFIED_STATUSES):
-        return
-    from portal.inbox.models import Submission
-
-    resident_id = db.session.scalar(select(Submission.resident_id).where(Submission.id == submission_id))
-    if resident_id is None:
-        return
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    db.session.execute(insert(Notification).values(resident_id=resident_id, submission_id=submission_id, kind=kind,
-                                                   key=f"notify:{key}", created_at=utcnow()).on_conflict_do_nothing())
-
-
 def _reference(submission_id: str) -> str:
     """The case as the message names it: the znak sprawy once there is one, else the receipt id."""
-    from portal.inbox.models import Submission
-    from portal.status.models import CaseEvent
 
     found = db.session.scalar(select(CaseEvent.data).where(CaseEvent.submission_id == submission_id,
                                                           CaseEvent.kind == "case_opened")
@@ -129,8 +114,6 @@ def _claim_day(name: str, today: date) -> bool:
 
 def daily_jobs(now: datetime | None = None) -> None:
     """Run once a day, after DIGEST_HOUR Polish time: overdue notices to residents, digests to clerks."""
-    from portal.status.deadlines import WARSAW
-
     local = (now or utcnow()).astimezone(WARSAW)
     if local.time() < time(DIGEST_HOUR):
         return
@@ -141,8 +124,6 @@ def daily_jobs(now: datetime | None = None) -> None:
 
 def _open_cases() -> list[Any]:
     """Every submission not yet settled, with what the deadline needs (a bounded scan: open cases only)."""
-    from portal.inbox.models import Submission
-    from portal.status.models import CaseEvent
 
     settled = select(CaseEvent.submission_id).where(
         (CaseEvent.kind == "decision")
@@ -152,8 +133,6 @@ def _open_cases() -> list[Any]:
 
 def notify_overdue(today: date) -> int:
     """A resident whose case passed its due date hears of the ponaglenie once per due date."""
-    from portal.forms import service as forms
-    from portal.status import service as status
 
     owed = 0
     submissions = _open_cases()
@@ -170,10 +149,6 @@ def notify_overdue(today: date) -> int:
 
 def send_digests(today: date) -> int:
     """Each clerk with an address gets the list of their open cases due within DIGEST_WINDOW_DAYS or late."""
-    from portal.desk.models import DeskCase
-    from portal.forms import service as forms
-    from portal.inbox.models import Submission
-    from portal.status import service as status
 
     cases = list(db.session.scalars(select(DeskCase).where(DeskCase.status != "closed",
                                                            DeskCase.handler_id.is_not(None))))

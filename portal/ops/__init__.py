@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from portal.ops import logs
-
-if TYPE_CHECKING:  # for the annotations only: `okienko keys init` and `config` (portal/ops/cli.py) run without Flask
+# This package's modules are imported inside the functions below, when an application is built: they bring
+# Flask with them, and `okienko keys init` and `okienko config` (portal/ops/cli.py) run without it.
+if TYPE_CHECKING:
     from flask import Flask
 
 
 def configure_logging(app: Flask) -> None:
     """The first thing `create_app` does with its settings (PORTAL_LOG_LEVEL, PORTAL_LOG_FORMAT)."""
+    from portal.ops import logs
+
     logs.configure(app.config["LOG_LEVEL"], logs.resolve_format(app.config))
 
 

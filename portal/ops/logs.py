@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-# Eleven digits standing alone: a PESEL (or something indistinguishable from one, which is as sensitive).
-_PESEL_SHAPED = re.compile(r"(?<!\d)\d{11}(?!\d)")
+from portal import config as portal_config
+from portal.ops.redact import scrub
+from portal.ops.request_ids import current as current_request_id
+
 # The extra fields a record may carry into the JSON object (the access log sets them).
 REQUEST_FIELDS = ("request_id", "method", "path", "endpoint", "status", "duration_ms", "actor")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
@@ -35,18 +36,12 @@ def resolve_format(settings: dict[str, Any]) -> str:
     return chosen
 
 
-def scrub(text: str) -> str:
-    return _PESEL_SHAPED.sub("[PESEL?]", text)
-
-
 class RequestContextFilter(logging.Filter):
     """Puts the current request's id on every record logged while serving it ("-" outside requests)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            from portal.ops.request_ids import current
-
-            record.request_id = current() or "-"
+            record.request_id = current_request_id() or "-"
         return True
 
 
@@ -93,9 +88,7 @@ class PortalHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def handler_from_environment() -> PortalHandler:
     """The handler gunicorn.conf.py installs for gunicorn's own logs, in the format the portal will use."""
-    from portal import config
-
-    return PortalHandler(resolve_format(config.from_environment()))
+    return PortalHandler(resolve_format(portal_config.from_environment()))
 
 
 def configure(level: str, log_format: str) -> None:

@@ -24,6 +24,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from portal.extensions import db
+from portal.storage import service as storage
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,9 @@ def _migrations() -> None:
     """The schema must be at least what this code expects. A database *ahead* of the code (a revision this code
     does not know) is fine: upgrades migrate first and deploy the new code after, and the nodes still running
     the old code must keep serving meanwhile (docs/operations.md)."""
-    from portal import MIGRATIONS
-
-    revisions = _revisions(MIGRATIONS)
+    # The application knows where its migrations are (portal.init_migrations): importing `portal` for the
+    # path would make the package and its ops module import each other.
+    revisions = _revisions(current_app.extensions["migrate"].directory)
     current = frozenset(MigrationContext.configure(db.session.connection()).get_current_heads())
     if not current:
         raise NotReady("the database has no schema: run `okienko db upgrade`")
@@ -94,8 +95,6 @@ def _migrations() -> None:
 def _blob_store() -> None:
     """The store takes writes — and, on a file system, has room for them: a full disk refuses every document
     while the folder still looks writable."""
-    from portal.storage import service as storage
-
     store = storage.store()
     store.check_config()
     free = store.free_bytes()

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import g, has_request_context, request
 
-from portal.ops.logs import scrub
+from portal.ops.redact import scrub
 
 HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
@@ -50,6 +50,8 @@ def start() -> None:
 
 def finish(response: Any) -> Any:
     """Runs after every request, error pages included: the id goes back, the request is logged and measured."""
+    # Imported when serving: the log handler imports this module (and so `okienko config check` and gunicorn's
+    # master), and needs neither prometheus_client nor SQLAlchemy.
     from portal.ops import metrics
 
     request_id = g.get("request_id")

@@ -25,7 +25,7 @@ from portal.audit import service as audit
 from portal.db_types import utcnow
 from portal.extensions import db
 from portal.inbox.models import Submission
-from portal.notify import service as notify
+from portal.notify.owed import enqueue_for_event
 from portal.status import deadlines
 from portal.status.deadlines import Deadline
 from portal.status.models import CaseEvent
@@ -135,7 +135,7 @@ def add_update(source: str, update: CaseUpdate) -> CaseEvent | None:
     db.session.add(event)
     audit.record("case.event", "submission", update.submission_id, actor=("system", source), kind=update.kind,
                  event_id=update.event_id)
-    notify.enqueue_for_event(update.submission_id, update.kind, key, dict(update.data))
+    enqueue_for_event(update.submission_id, update.kind, key, dict(update.data))
     return event
 
 

@@ -17,6 +17,7 @@ from backoffice_adapter import outbox
 from backoffice_adapter.base import BackOfficeAdapter, CaseUpdate, DeliveredParcel, DeliveryReceipt, Envelope, register
 from portal.audit.models import AuditEntry
 from portal.extensions import db
+from portal.status import polling
 from portal.status import service as status
 from portal.status.models import CaseEvent
 from tests.factories import make_submission
@@ -148,7 +149,7 @@ def test_polled_events_are_applied_and_finished_cases_are_not_asked_again(app: F
             CaseUpdate("s1:decided", submission.id, "decision", at + timedelta(days=3),
                        {"summary": "Wydano zezwolenie."}),
         ]
-        assert outbox.poll_events() == 2  # the malformed one is refused and logged
-        assert outbox.poll_events() == 0  # decided: no longer asked about
+        assert polling.poll_events() == 2  # the malformed one is refused and logged
+        assert polling.poll_events() == 0  # decided: no longer asked about
         case = status.summary(status.timeline(submission.id))
         assert case.case_reference == "OR.0012.3.2026" and case.stage == "decided"

@@ -41,6 +41,7 @@ from backoffice_adapter.ezdrp import API, EzdRpAdapter, rpw_number
 from backoffice_adapter.models import DEAD, FAILED, SUCCESS, OutboxMessage
 from portal.db_types import utcnow
 from portal.extensions import db
+from portal.status import polling
 from portal.status import service as status
 from tests.conftest import free_port
 from tests.factories import make_submission
@@ -357,8 +358,8 @@ def test_case_events_are_read_from_ezd_and_applied_once(ctx: None, catalog: None
     ]
     assert [u.event_id for u in adapter.fetch_events([parcel])] == [u.event_id for u in updates]
     assert all(c.violations is None and c.status == 200 for c in ezd if c.path.startswith(("/sprawy", "/struktura")))
-    assert outbox.poll_events() == 2
-    assert outbox.poll_events() == 0  # the same state again: nothing new
+    assert polling.poll_events() == 2
+    assert polling.poll_events() == 0  # the same state again: nothing new
     case = status.summary(status.timeline(submission.id))
     assert (case.rpw, case.case_reference, case.handler) == ("RPW/12/2026", "string", "string string")
 

@@ -1,5 +1,8 @@
 """`okienko outbox`: the dispatcher that delivers submissions to the back office (backoffice_adapter.outbox),
-its state and its settings."""
+its state and its settings.
+
+Beside portal/delivery.py (what the portal hands the outbox at start-up), not in it: that module imports the
+portal's domains, which `okienko outbox --help` must not pay for."""
 
 from __future__ import annotations
 
