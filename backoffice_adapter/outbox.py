@@ -207,7 +207,8 @@ def deliver(message_id: int, held: dict[int, datetime] | None = None) -> str:
 
 
 def record_failure(message_id: int, exc: Exception, count: bool) -> str:
-    """Record a failed attempt (its own unit of work, after the back office's call): tried again after a back-off, or set aside once the attempts are used up."""
+    """Record a failed attempt (its own unit of work, after the back office's call): tried again after a
+    back-off, or set aside once the attempts are used up."""
     config = current_app.config
     db.session.rollback()
     message = db.session.get(OutboxMessage, message_id)

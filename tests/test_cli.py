@@ -54,6 +54,28 @@ def test_help_works_before_keys_init_without_importing_the_portal(tmp_path: Path
     assert not (tmp_path / "instance").exists(), "asking for help writes nothing"
 
 
+def test_the_commands_that_need_no_application_import_neither_flask_nor_sqlalchemy(tmp_path: Path) -> None:
+    for command in (["keys", "init"], ["config", "docs"], ["config", "check"], ["deadline", "kpa-1m",
+                                                                              "2026-12-01T10:00:00+01:00"]):
+        probe = subprocess.run([sys.executable, "-c", (
+            f"import sys\nfrom portal import cli\ntry:\n    cli.main({command!r})\nexcept SystemExit:\n    pass\n"
+            "print([m for m in ('flask', 'sqlalchemy') if m in sys.modules])")], env=fresh(tmp_path),
+            capture_output=True, text=True, check=True)
+        assert probe.stdout.strip().splitlines()[-1] == "[]", (command, probe.stdout[-2000:], probe.stderr[-2000:])
+
+
+def test_the_list_in_help_says_what_each_domain_command_says_of_itself() -> None:
+    # `okienko --help` shows Main.lazy's line without importing the domain's cli.py: it must not drift.
+    width = 78
+    with click.Context(cli.main) as ctx:
+        for name, (target, listed) in cli.Main.lazy.items():
+            if target.startswith("portal.cli:"):
+                continue  # Flask's and Flask-Migrate's own commands, described in our words
+            command = cli.main.get_command(ctx, name)
+            assert command is not None, name
+            assert click.Command(name, help=listed).get_short_help_str(width) == command.get_short_help_str(width), name
+
+
 def test_every_command_and_group_still_answers_help(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli.portal_config, "SECRETS_FILE", tmp_path / "none.json")
     runner = CliRunner()

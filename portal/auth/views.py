@@ -38,10 +38,10 @@ ERRORS = {
 }
 
 
-def _error(code: str, who: str, detail: str = "", status: int = 400) -> Any:
+def _error(code: str, who: str, detail: str = "", http_status: int = 400) -> Any:
     service.refuse(code, who, detail)
     log.warning("login refused for %s: %s", who, code)
-    return render_template("auth/error.html", message=ERRORS[code](), code=code), status
+    return render_template("auth/error.html", message=ERRORS[code](), code=code), http_status
 
 
 def _provider(name: str) -> Any:

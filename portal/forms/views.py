@@ -207,10 +207,10 @@ def _attachments_step(draft: Draft) -> Any:
             for rule in missing:
                 problems[rule.id] = _("Dołącz: %(what)s.", what=language.pick(rule.label).lower())
     number, total, previous = _progress(draft, ATTACHMENTS_STEP)
-    status = 400 if problems else 200
+    http_status = 400 if problems else 200
     return render_template("forms/attachments.html", draft=draft, definition=definition, rules=rules,
                            problems=problems, number=number, total=total, previous=previous,
-                           notices=get_flashed_messages(), allowed=uploads.allowed), status
+                           notices=get_flashed_messages(), allowed=uploads.allowed), http_status
 
 
 @bp.get("/wnioski/<draft_id>/podsumowanie")

@@ -75,12 +75,12 @@ def page() -> Any:
     elif tried is not None:
         looked_up = True
         found = _lookup(*tried)
-    status = 200
+    http_status = 200
     if request.method == "POST" and result is None and not looked_up:
-        status = 400
+        http_status = 400
     return render_template("inbox/verify.html", result=result, found=found, looked_up=looked_up,
                            definition=forms.definition_of(found.eservice) if found else None,
-                           receipt_id=request.values.get("upo", "")), status
+                           receipt_id=request.values.get("upo", "")), http_status
 
 
 @bp.post("/api/upo/weryfikacja")

@@ -4,13 +4,18 @@ docs/operations.md describes how these are used (and backups, scaling, upgrades)
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
-from portal.ops import logs
+# This package's modules are imported inside the functions below, when an application is built: they bring
+# Flask with them, and `okienko keys init` and `okienko config` (portal/ops/cli.py) run without it.
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def configure_logging(app: Flask) -> None:
     """The first thing `create_app` does with its settings (PORTAL_LOG_LEVEL, PORTAL_LOG_FORMAT)."""
+    from portal.ops import logs
+
     logs.configure(app.config["LOG_LEVEL"], logs.resolve_format(app.config))
 
 

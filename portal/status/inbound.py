@@ -28,10 +28,10 @@ SOURCE = "webhook"
 MAX_EVENTS = 500
 
 
-def _refuse(status: int, reason: str) -> Any:
-    log.warning("case events refused (%d) from %s: %s", status, request.remote_addr, reason)
-    service.record_refused_events(SOURCE, status, reason)
-    return jsonify({"error": reason}), status
+def _refuse(http_status: int, reason: str) -> Any:
+    log.warning("case events refused (%d) from %s: %s", http_status, request.remote_addr, reason)
+    service.record_refused_events(SOURCE, http_status, reason)
+    return jsonify({"error": reason}), http_status
 
 
 def _parse(raw: Any) -> list[CaseUpdate]:
