@@ -121,6 +121,18 @@ class Page:
         """Status messages (flashed: 'Attached …', 'Assigned …')."""
         return self.texts(FLASH_NOTICE)
 
+    def facts(self, css: str = ".facts") -> dict[str, str]:
+        """The term → description pairs of the first definition list matching `css` (a case's facts)."""
+        found = self.select(css)
+        if not found:
+            return {}
+        pairs: dict[str, str] = {}
+        for term in found[0].iter("dt"):
+            description = term.getnext()
+            text = description.text_content() if description is not None else ""
+            pairs[squashed(term.text_content())] = squashed(text)
+        return pairs
+
     def field(self, name: str) -> Any:
         """The input, select or textarea named `name` (the first, for a group of radios)."""
         found = self.root.xpath("//*[self::input or self::select or self::textarea][@name=$name]", name=name)
