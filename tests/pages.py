@@ -164,7 +164,7 @@ class Page:
     def problems(self, app: Flask, path: str) -> list[str]:
         """What is wrong with the page as a page (see the module's docstring); empty when nothing is."""
         found: list[str] = []
-        if not self.title.split(" — ")[0].strip():
+        if not self.title.split("—")[0].strip():
             found.append(f"the <title> does not name the page: {self.title!r}")
         ids: dict[str, int] = {}
         for value in self.root.xpath("//@id"):
