@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
-from flask.testing import FlaskClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from tests.faults import private_postgres, private_postgres_cluster, small_volume  # noqa: F401 - fixtures
+from tests.pages import PageCheckingClient
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -160,6 +160,7 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     from portal import create_app
 
     application = create_app(app_config)
+    application.test_client_class = PageCheckingClient  # every page a test fetches is checked (tests/pages.py)
     with application.app_context():
         upgrade()
     yield application
@@ -180,6 +181,7 @@ def other_app(app: Flask, app_config: dict[str, Any]) -> Iterator[Any]:
 
     def make(**changes: Any) -> Flask:
         made.append(create_app({**app_config, **changes}))
+        made[-1].test_client_class = PageCheckingClient
         return made[-1]
 
     yield make
@@ -228,8 +230,9 @@ def catalog(app: Flask) -> None:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(app: Flask) -> PageCheckingClient:
+    """The resident's browser: `client.get_page(url)` reads a page as a page (tests/pages.py)."""
+    return app.test_client()  # type: ignore[return-value]  # test_client_class is set on the app fixture
 
 
 @pytest.fixture(scope="session")

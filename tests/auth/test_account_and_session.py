@@ -18,13 +18,14 @@ from portal.extensions import db
 from portal.forms import service as forms
 from portal.forms.models import Draft
 from tests.helpers import age_session, csrf_token, local, login_resident, messages, start_letter, subjects
+from tests.pages import PageCheckingClient
 
 
-def test_notification_address_is_used_only_after_its_link_is_opened(app: Flask, client: FlaskClient,
+def test_notification_address_is_used_only_after_its_link_is_opened(app: Flask, client: PageCheckingClient,
                                                                    smtp: Path) -> None:
     login_resident(client)
-    sent = client.post("/konto", data={"csrf_token": csrf_token(client, "/konto"), "email": "jan@example.pl"})
-    assert sent.status_code == 200 and "Wysłaliśmy wiadomość" in sent.get_data(as_text=True)
+    sent = client.post_page("/konto", data={"csrf_token": csrf_token(client, "/konto"), "email": "jan@example.pl"})
+    assert sent.notices == ["Wysłaliśmy wiadomość z linkiem potwierdzającym. Otwórz ją w ciągu 48 godzin."]
     [message] = messages(smtp)
     assert message["To"] == "jan@example.pl"
     body = message.get_payload(decode=True).decode()
@@ -35,8 +36,9 @@ def test_notification_address_is_used_only_after_its_link_is_opened(app: Flask, 
     assert client.get(local(link)).status_code == 200
     with app.app_context():
         assert db.session.scalar(select(Resident.email_confirmed_at)) is not None
-    page = client.get("/konto").get_data(as_text=True)
-    assert "potwierdzony" in page and "•••••••2357" in page and "80010112357" not in page
+    page = client.get_page("/konto")
+    assert "potwierdzony" in page.texts(".tag") and page.facts()["PESEL"] == "•••••••2357"
+    assert "80010112357" not in page.html
 
 
 def test_a_tampered_confirmation_link_is_refused(client: FlaskClient, smtp: Path) -> None:
@@ -45,11 +47,13 @@ def test_a_tampered_confirmation_link_is_refused(client: FlaskClient, smtp: Path
     assert client.get("/konto/potwierdz/zmyslony-token").status_code == 400
 
 
-def test_invalid_address_gets_a_message_beside_the_field(client: FlaskClient) -> None:
+def test_invalid_address_gets_a_message_beside_the_field(client: PageCheckingClient) -> None:
     login_resident(client)
-    answer = client.post("/konto", data={"csrf_token": csrf_token(client, "/konto"), "email": "jan(at)example"})
-    page = answer.get_data(as_text=True)
-    assert 'href="#email"' in page and "Wpisz adres e-mail w formacie nazwa@domena.pl." in page
+    page = client.post_page("/konto", data={"csrf_token": csrf_token(client, "/konto"), "email": "jan(at)example"})
+    assert page.title.startswith("Błąd: Moje konto")
+    assert page.errors == ["Wpisz adres e-mail w formacie nazwa@domena.pl."]
+    assert page.links(".error-summary a") == ["#email"]
+    assert page.field_error("email") == "Wpisz adres e-mail w formacie nazwa@domena.pl."
 
 
 def test_old_drafts_are_reminded_once_then_deleted(app: Flask, client: FlaskClient, catalog: None,

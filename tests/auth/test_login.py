@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from flask import Flask
-from flask.testing import FlaskClient
 from lxml import html
 from sqlalchemy import select
 
@@ -18,9 +17,10 @@ from portal.auth.models import Clerk, Resident
 from portal.extensions import db
 from tests.conftest import free_port
 from tests.helpers import JAN, csrf_token, local, login_clerk, login_resident
+from tests.pages import PageCheckingClient
 
 
-def authorize(client: FlaskClient, account: str = JAN) -> str:
+def authorize(client: PageCheckingClient, account: str = JAN) -> str:
     """Go through the provider and return the callback address it sends the browser back to."""
     start = client.get("/logowanie")
     answer = requests.post(start.headers["Location"], data={"account": account}, allow_redirects=False, timeout=10)
@@ -32,7 +32,7 @@ def refusals(app: Flask) -> list[dict[str, Any]]:
         return [e.details for e in db.session.scalars(select(AuditEntry).where(AuditEntry.action == "login.refused"))]
 
 
-def test_resident_signs_in_with_pkce_and_the_eidas_claims(app: Flask, client: FlaskClient) -> None:
+def test_resident_signs_in_with_pkce_and_the_eidas_claims(app: Flask, client: PageCheckingClient) -> None:
     start = client.get("/logowanie?next=/moje-sprawy")
     query = parse_qs(urlsplit(start.headers["Location"]).query)
     assert query["code_challenge_method"] == ["S256"] and query["nonce"] and query["state"]
@@ -47,30 +47,29 @@ def test_resident_signs_in_with_pkce_and_the_eidas_claims(app: Flask, client: Fl
     assert "Jan Kowalski" in client.get("/moje-sprawy").get_data(as_text=True)
 
 
-def test_signing_in_twice_keeps_one_resident(app: Flask, client: FlaskClient) -> None:
+def test_signing_in_twice_keeps_one_resident(app: Flask, client: PageCheckingClient) -> None:
     login_resident(client)
     login_resident(app.test_client())
     with app.app_context():
         assert len(db.session.scalars(select(Resident)).all()) == 1
 
 
-def test_cancelled_login_gets_a_clear_page_and_an_audit_entry(app: Flask, client: FlaskClient) -> None:
+def test_cancelled_login_gets_a_clear_page_and_an_audit_entry(app: Flask, client: PageCheckingClient) -> None:
     start = client.get("/logowanie")
     answer = requests.post(start.headers["Location"], data={"action": "cancel"}, allow_redirects=False, timeout=10)
-    page = client.get(local(answer.headers["Location"]))
-    assert page.status_code == 400
-    assert "Logowanie zostało przerwane" in page.get_data(as_text=True)
+    page = client.get_page(local(answer.headers["Location"]), status=400)
+    assert page.heading == "Nie udało się zalogować" and "Logowanie zostało przerwane" in page.text
     assert refusals(app)[0]["reason"] == "cancelled"
 
 
-def test_tampered_state_is_refused(app: Flask, client: FlaskClient) -> None:
+def test_tampered_state_is_refused(app: Flask, client: PageCheckingClient) -> None:
     callback = authorize(client).replace("state=", "state=x")
-    page = client.get(local(callback))
-    assert page.status_code == 400 and "Nie udało się potwierdzić" in page.get_data(as_text=True)
+    page = client.get_page(local(callback), status=400)
+    assert page.heading == "Nie udało się zalogować" and "Nie udało się potwierdzić" in page.text
     assert refusals(app)[0]["reason"] == "invalid_response"
 
 
-def test_replayed_code_is_refused(app: Flask, client: FlaskClient) -> None:
+def test_replayed_code_is_refused(app: Flask, client: PageCheckingClient) -> None:
     callback = local(authorize(client))
     assert client.get(callback).status_code == 302
     replay = app.test_client().get(callback)
@@ -80,12 +79,11 @@ def test_replayed_code_is_refused(app: Flask, client: FlaskClient) -> None:
 
 def test_provider_that_is_down_gets_a_clear_page(other_app: Any) -> None:
     down = other_app(RESIDENT_OIDC_ISSUER=f"http://127.0.0.1:{free_port()}/wk")
-    page = down.test_client().get("/logowanie")
-    assert page.status_code == 503
-    assert "Usługa logowania jest teraz niedostępna" in page.get_data(as_text=True)
+    page = down.test_client().get_page("/logowanie", status=503)
+    assert "Usługa logowania jest teraz niedostępna" in page.text
 
 
-def test_return_address_is_never_another_site(client: FlaskClient) -> None:
+def test_return_address_is_never_another_site(client: PageCheckingClient) -> None:
     from portal.auth.service import safe_next
 
     for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "http:/evil", None, ""):
@@ -93,14 +91,14 @@ def test_return_address_is_never_another_site(client: FlaskClient) -> None:
     assert safe_next("/uslugi/pismo-ogolne") == "/uslugi/pismo-ogolne"
 
 
-def test_clerk_signs_in_with_unit_and_roles(app: Flask, client: FlaskClient) -> None:
+def test_clerk_signs_in_with_unit_and_roles(app: Flask, client: PageCheckingClient) -> None:
     login_clerk(client, "t.lewandowski")
     with app.app_context():
         clerk = db.session.scalar(select(Clerk))
         assert clerk is not None and clerk.unit == "MZDiI" and clerk.roles == ["clerk"]
 
 
-def test_pages_for_residents_ask_for_login_first(client: FlaskClient) -> None:
+def test_pages_for_residents_ask_for_login_first(client: PageCheckingClient) -> None:
     answer = client.get("/moje-sprawy")
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/logowanie?next=")
     assert client.get("/urzad/").headers["Location"].startswith("/urzad/logowanie")
@@ -108,12 +106,12 @@ def test_pages_for_residents_ask_for_login_first(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize("mode", ["bad-signature", "expired", "wrong-nonce", "wrong-audience", "wrong-issuer",
                                   "unknown-key"])
-def test_a_spoiled_id_token_is_refused_with_a_clear_page(app: Flask, client: FlaskClient, sandbox_url: str,
+def test_a_spoiled_id_token_is_refused_with_a_clear_page(app: Flask, client: PageCheckingClient, sandbox_url: str,
                                                          mode: str) -> None:
     requests.post(f"{sandbox_url}/wk/test-mode", data={"mode": mode}, timeout=10).raise_for_status()
-    page = client.get(local(authorize(client)))
-    assert page.status_code == 400, (mode, page.status_code)
-    assert "Nie udało się potwierdzić Twojej tożsamości" in page.get_data(as_text=True)
+    page = client.get_page(local(authorize(client)), status=400)
+    assert page.heading == "Nie udało się zalogować", mode
+    assert "Nie udało się potwierdzić Twojej tożsamości" in page.text
     assert [r["reason"] for r in refusals(app)] == ["invalid_response"]
     with app.app_context():
         assert db.session.scalar(select(Resident)) is None
@@ -121,14 +119,13 @@ def test_a_spoiled_id_token_is_refused_with_a_clear_page(app: Flask, client: Fla
         assert "resident_id" not in session
 
 
-def test_a_login_without_pesel_is_refused(app: Flask, client: FlaskClient) -> None:
-    page = client.get(local(authorize(client, account="DE/PL/7HQ4-2211-KM")))
-    assert page.status_code == 400
-    assert "nie przekazała numeru PESEL" in page.get_data(as_text=True)
+def test_a_login_without_pesel_is_refused(app: Flask, client: PageCheckingClient) -> None:
+    page = client.get_page(local(authorize(client, account="DE/PL/7HQ4-2211-KM")), status=400)
+    assert "nie przekazała numeru PESEL" in page.text
     assert refusals(app)[0]["reason"] == "missing_pesel"
 
 
-def test_logout_ends_the_portal_and_the_provider_sessions(client: FlaskClient, sandbox_url: str) -> None:
+def test_logout_ends_the_portal_and_the_provider_sessions(client: PageCheckingClient, sandbox_url: str) -> None:
     browser = login_resident(client)
     assert browser.get(f"{sandbox_url}/wk/session", timeout=10).json()["signed_in"] is True
     token = csrf_token(client, "/moje-sprawy")

@@ -118,7 +118,7 @@ def test_the_administrator_adds_a_clerk_ahead_of_their_first_login(app: Flask, c
         "new-roles": ["clerk"]})
     assert twice.status_code == 400 and "już jest na liście" in twice.get_data(as_text=True)
 
-    other = FlaskClient(app, app.response_class)
+    other = app.test_client()
     login_clerk(other, "m.wojcik")
     assert other.post(f"{PAGE}/dodaj", data={"csrf_token": csrf_token(other, "/urzad/"), "new-username": "x",
                                              "new-name": "X", "new-unit": "OR"}).status_code == 403

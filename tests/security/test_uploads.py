@@ -98,7 +98,7 @@ def test_a_polyglot_is_kept_as_what_it_starts_as_and_only_ever_downloaded(
         outbox.run_once()
         parcel = db.session.scalar(select(IncomingParcel))
         parcel_id, sha256 = parcel.id, parcel.attachments[0]["sha256"]
-    registry = FlaskClient(app, use_cookies=True)
+    registry = app.test_client()
     login_clerk(registry, "k.zielinska")
     served = registry.get(f"/urzad/rpw/{parcel_id}/zalaczniki/{sha256}")
     assert served.status_code == 200 and served.data == content

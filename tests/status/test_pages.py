@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from backoffice_adapter.base import CaseUpdate
@@ -18,6 +17,7 @@ from portal.status import deadlines
 from portal.status import service as status
 from tests.factories import make_resident, make_submission
 from tests.helpers import csrf_token, login_resident
+from tests.pages import PageCheckingClient, page_of
 from tests.status.test_query_counts import counted
 
 
@@ -37,26 +37,27 @@ def update(app: Flask, submission_id: str, kind: str, **data: str) -> None:
 
 
 def test_the_case_page_shows_the_statutory_deadline(app: Flask, catalog: None, pki: Path,
-                                                    client: FlaskClient) -> None:
+                                                    client: PageCheckingClient) -> None:
     submission_id, _, _ = filed_days_ago(app, pki, 3)
     login_resident(client)
     with app.app_context():
         submission = db.session.get(Submission, submission_id)
         due = deadlines.compute("kpa-1m", submission.filed_at).due
-    page = client.get(f"/moje-sprawy/{submission_id}").get_data(as_text=True)
-    assert "Termin załatwienia sprawy" in page and due.strftime("%d.%m.%Y") in page
-    assert "Złóż ponaglenie" not in page
-    listing = client.get("/moje-sprawy").get_data(as_text=True)
-    assert due.strftime("%d.%m.%Y") in listing
+    page = client.get_page(f"/moje-sprawy/{submission_id}")
+    assert page.facts()["Termin załatwienia sprawy"].startswith(due.strftime("%d.%m.%Y"))
+    assert "Złóż ponaglenie" not in page.texts("form button")
+    listing = client.get_page("/moje-sprawy")
+    assert due.strftime("%d.%m.%Y") in listing.text
 
 
 def test_an_overdue_case_offers_a_prefilled_ponaglenie(app: Flask, catalog: None, pki: Path,
-                                                       client: FlaskClient) -> None:
+                                                       client: PageCheckingClient) -> None:
     submission_id, receipt_id, _ = filed_days_ago(app, pki, 70)
     update(app, submission_id, "case_opened", case_reference="OR.0152.4.2026")
     login_resident(client)
-    page = client.get(f"/moje-sprawy/{submission_id}").get_data(as_text=True)
-    assert "po terminie" in page and "Złóż ponaglenie" in page
+    page = client.get_page(f"/moje-sprawy/{submission_id}")
+    assert "po terminie" in page.facts()["Termin załatwienia sprawy"]
+    assert page.form(action=f"/moje-sprawy/{submission_id}/ponaglenie").buttons == ["Złóż ponaglenie"]
     started = client.post(f"/moje-sprawy/{submission_id}/ponaglenie",
                           data={"csrf_token": csrf_token(client, f"/moje-sprawy/{submission_id}")})
     assert started.status_code == 302
@@ -67,30 +68,31 @@ def test_an_overdue_case_offers_a_prefilled_ponaglenie(app: Flask, catalog: None
 
 
 def test_a_notice_of_delay_takes_away_the_ponaglenie(app: Flask, catalog: None, pki: Path,
-                                                     client: FlaskClient) -> None:
+                                                     client: PageCheckingClient) -> None:
     submission_id, _, _ = filed_days_ago(app, pki, 70)
     new_date = (utcnow() + timedelta(days=20)).date()
     update(app, submission_id, "delay_notified", reason="Opinia biegłego.", new_date=new_date.isoformat())
     login_resident(client)
-    page = client.get(f"/moje-sprawy/{submission_id}").get_data(as_text=True)
-    assert new_date.strftime("%d.%m.%Y") in page and "Złóż ponaglenie" not in page
+    page = client.get_page(f"/moje-sprawy/{submission_id}")
+    assert page.facts()["Termin załatwienia sprawy"].startswith(new_date.strftime("%d.%m.%Y"))
+    assert "Złóż ponaglenie" not in page.texts("form button")
     token = csrf_token(client, f"/moje-sprawy/{submission_id}")
     assert client.post(f"/moje-sprawy/{submission_id}/ponaglenie", data={"csrf_token": token}).status_code == 409
 
 
 def test_the_lookup_without_login_shows_steps_not_texts(app: Flask, catalog: None, pki: Path,
-                                                        client: FlaskClient) -> None:
+                                                        client: PageCheckingClient) -> None:
     submission_id, receipt_id, code = filed_days_ago(app, pki, 2)
     update(app, submission_id, "assigned", unit="OR", handler="Marek Wójcik")
     update(app, submission_id, "supplement_requested", message="Proszę o akt urodzenia Jana.", due="2026-12-20")
     token = csrf_token(client, "/sprawdz-sprawe")
-    page = client.post("/sprawdz-sprawe", data={"csrf_token": token, "upo": receipt_id.lower(), "kod": code})
-    text = page.get_data(as_text=True)
-    assert page.status_code == 200 and receipt_id in text and "Wezwanie do uzupełnienia" in text
-    assert "Marek Wójcik" not in text and "akt urodzenia" not in text and "Jan Kowalski" not in text
+    page = client.post_page("/sprawdz-sprawe", data={"csrf_token": token, "upo": receipt_id.lower(), "kod": code})
+    assert page.facts()["Identyfikator poświadczenia (UPO)"] == receipt_id and "Wezwanie do uzupełnienia" in page.text
+    assert "Marek Wójcik" not in page.html and "akt urodzenia" not in page.html and "Jan Kowalski" not in page.html
     wrong_code = client.post("/sprawdz-sprawe", data={"csrf_token": token, "upo": receipt_id, "kod": "AAAAA-AAAAA"})
     wrong_id = client.post("/sprawdz-sprawe", data={"csrf_token": token, "upo": "OK-2026-ZZZZZZZZ", "kod": code})
     assert wrong_code.status_code == wrong_id.status_code == 404
+    assert page_of(wrong_code).error_summary_title == "Nie znaleźliśmy sprawy"
     assert _without_echo(wrong_code.get_data(as_text=True), receipt_id) == \
         _without_echo(wrong_id.get_data(as_text=True), "OK-2026-ZZZZZZZZ")
 
@@ -112,11 +114,11 @@ def test_guessing_access_codes_is_rate_limited(other_app: Any, catalog: None, pk
     assert answers == [404, 404, 404]
     assert client.post("/sprawdz-sprawe", data={"csrf_token": token, "upo": receipt_id, "kod": code}).status_code == 429
     assert client.get(f"/api/upo/{receipt_id}?kod={code}").status_code == 429  # one allowance for every look-up
-    assert "Zbyt wiele prób" in client.get(f"/weryfikacja?upo={receipt_id}&kod={code}").get_data(as_text=True)
+    assert client.get_page(f"/weryfikacja?upo={receipt_id}&kod={code}", status=429).heading == "Zbyt wiele prób"
 
 
 def test_the_case_list_costs_the_same_queries_for_2_or_12_cases(app: Flask, catalog: None, pki: Path,
-                                                                client: FlaskClient) -> None:
+                                                                client: PageCheckingClient) -> None:
     with app.app_context():
         resident_id = make_resident().id
     login_resident(client)
@@ -134,7 +136,7 @@ def test_the_case_list_costs_the_same_queries_for_2_or_12_cases(app: Flask, cata
     assert queries_for_list() == few
 
 
-def test_the_case_list_comes_in_pages_newest_first(app: Flask, catalog: None, pki: Path, client: FlaskClient,
+def test_the_case_list_comes_in_pages_newest_first(app: Flask, catalog: None, pki: Path, client: PageCheckingClient,
                                                    monkeypatch: Any) -> None:
     from portal.status import views
 
@@ -156,12 +158,14 @@ def test_the_case_list_comes_in_pages_newest_first(app: Flask, catalog: None, pk
         inbox.accept(draft, signed, signing.check(draft, signed))
     login_resident(client)
 
-    first = client.get("/moje-sprawy").get_data(as_text=True)
-    assert "Strona 1 z 2 (złożonych pism: 4)" in first and 'rel="next"' in first and 'rel="prev"' not in first
-    assert newest[1] in first and newer[1] not in first and oldest[1] not in first
-    assert "Dotyczy sprawy OR.0152.7.2026" in first, "the answered case is named though it is on page 2"
-    second = client.get("/moje-sprawy?strona=2").get_data(as_text=True)
-    assert newer[1] in second and oldest[1] in second and newest[1] not in second and 'rel="prev"' in second
-    beyond = client.get("/moje-sprawy?strona=99").get_data(as_text=True)
-    assert "Strona 2 z 2" in beyond, "a page past the end shows the last one"
+    first = client.get_page("/moje-sprawy")
+    assert "Strona 1 z 2 (złożonych pism: 4)" in first.text
+    assert first.select("a[rel=next]") and not first.select("a[rel=prev]")
+    assert newest[1] in first.text and newer[1] not in first.text and oldest[1] not in first.text
+    assert "Dotyczy sprawy OR.0152.7.2026" in first.text, "the answered case is named though it is on page 2"
+    second = client.get_page("/moje-sprawy?strona=2")
+    assert newer[1] in second.text and oldest[1] in second.text and newest[1] not in second.text
+    assert second.select("a[rel=prev]")
+    beyond = client.get_page("/moje-sprawy?strona=99")
+    assert "Strona 2 z 2" in beyond.text, "a page past the end shows the last one"
     assert client.get("/moje-sprawy?strona=abc").status_code == 200
