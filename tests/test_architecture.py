@@ -10,7 +10,7 @@ import grimp
 import pytest
 
 # What the delivery package may use of the portal: its infrastructure, nothing of its domains.
-PORTAL_INFRASTRUCTURE = {"portal.config", "portal.db_types", "portal.extensions", "portal.ops.metrics"}
+PORTAL_INFRASTRUCTURE = {"portal.clock", "portal.config", "portal.db_types", "portal.extensions", "portal.ops.metrics"}
 
 
 @pytest.fixture(scope="module")
