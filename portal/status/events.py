@@ -7,12 +7,11 @@ dispatcher's event polling can all read the same words without importing the sta
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.sql.elements import ColumnElement
-
-from portal.status.models import CaseEvent
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+    from sqlalchemy.sql.elements import ColumnElement
 
 FILED = "filed"
 DELIVERED = "delivered"
@@ -40,10 +39,20 @@ def settles(kind: str, data: Mapping[str, Any] | None) -> bool:
 
 def settling() -> ColumnElement[bool]:
     """`settles` as a condition on `CaseEvent` rows."""
+    # Imported here, not at the top: the deadline engine (and `okienko deadline`, which must start without
+    # Flask or SQLAlchemy) reads this module's words and `settles` only.
+    from sqlalchemy import and_, or_
+
+    from portal.status.models import CaseEvent
+
     return or_(CaseEvent.kind == DECISION,
                and_(CaseEvent.kind == STATUS_CHANGED, CaseEvent.data["status"].as_string() == CLOSED))
 
 
 def settled_submissions() -> Select[tuple[str]]:
     """The ids of the submissions whose case is settled (for `Submission.id.not_in(...)`)."""
+    from sqlalchemy import select  # see `settling`
+
+    from portal.status.models import CaseEvent
+
     return select(CaseEvent.submission_id).where(settling())
