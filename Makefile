@@ -35,9 +35,9 @@ run: install
 	$(BIN)/okienko catalog load catalog
 	$(BIN)/okienko demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
+# Both runs at once, PostgreSQL's whole and SQLite's without the browser tests but the main flows (scripts/test).
 test: deps install node_modules/.installed
-	PORTAL_TEST_DATABASE_URL=$(PORTAL_TEST_DATABASE_URL) $(BIN)/pytest
-	PORTAL_TEST_DATABASE_URL=sqlite $(BIN)/pytest -m "not browser or sqlite_browser"
+	PORTAL_TEST_DATABASE_URL=$(PORTAL_TEST_DATABASE_URL) BIN=$(BIN) scripts/test
 
 lint: $(BIN)/okienko
 	$(BIN)/ruff check .

@@ -14,7 +14,9 @@ REPO = Path(__file__).resolve().parent.parent
 def test_make_test_installs_and_starts_what_it_needs_before_any_test() -> None:
     steps = subprocess.run(["make", "-n", "test"], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert "scripts/deps test" in steps
-    assert steps.index("scripts/deps test") < steps.index("pytest")
+    assert steps.index("scripts/deps test") < steps.index("scripts/test")
+    runs = (REPO / "scripts" / "test").read_text()
+    assert 'PORTAL_TEST_DATABASE_URL=sqlite "$BIN/pytest"' in runs and '"$BIN/pytest" "$@"' in runs
 
 
 def test_ci_runs_the_readme_command_and_nothing_else() -> None:
@@ -57,6 +59,6 @@ def test_the_sandbox_prints_its_addresses_and_accounts_without_a_development_ser
         wait_for(f"http://127.0.0.1:{port}/")
     finally:
         sandbox.send_signal(signal.SIGINT)
-        output = sandbox.communicate(timeout=20)[0]
+        output = sandbox.communicate(timeout=60)[0]
     assert f"Sandbox services on http://127.0.0.1:{port}/" in output and "Jan Kowalski" in output
     assert "development server" not in output and "GET / " not in output, output
