@@ -132,13 +132,13 @@ def _due_on(parcel: IncomingParcel) -> date | None:
     while paused, for a supplement or ponaglenie (the answered case holds the deadline), or without a period."""
     if parcel.reply_to:
         return None
-    from portal.forms import service as forms
+    from portal.inbox import service as inbox
     from portal.inbox.models import Submission
 
     submission = db.session.get(Submission, parcel.submission_id)
     if submission is None:
         return None
-    procedure = forms.definition_of(submission.eservice).procedure
+    procedure = inbox.definition_of(submission).procedure
     try:
         return deadlines.for_case(procedure, parcel.filed_at, status.timeline(parcel.submission_id)).due
     except (ValueError, OverflowError):  # a date the register cannot show must not stop a registration
@@ -162,6 +162,8 @@ def receive(envelope: Envelope) -> IncomingParcel:
         filed_at=envelope.filed_at,
         receipt_id=envelope.receipt_id,
         sender_name=envelope.sender_name,
+        channel=envelope.channel,
+        sender_address=envelope.sender_address,
         service_id=envelope.service_id,
         service_title=envelope.service_title,
         unit=envelope.unit,
@@ -175,7 +177,7 @@ def receive(envelope: Envelope) -> IncomingParcel:
         attachments=[{"name": a.name, "media_type": a.media_type, "size": len(a.content), "sha256": a.sha256}
                      for a in envelope.attachments],
         reply_to=envelope.reply_to,
-        subject=letter_subject(envelope.document),
+        subject=envelope.subject or letter_subject(envelope.document),
     )
     parcel.due_on = _due_on(parcel)
     db.session.add(parcel)

@@ -47,7 +47,7 @@ def cases() -> Any:
     summaries = {sid: service.summary(found) for sid, found in events.items()}
     rows = []
     for submission in submissions:
-        definition = forms.definition_of(submission.eservice)
+        definition = inbox.definition_of(submission)
         # A supplement or ponaglenie belongs to the case it answers: it has no deadline of its own.
         procedure = "notification" if submission.reply_to else definition.procedure
         deadline = service.deadline_of(procedure, submission.filed_at, events[submission.id])
@@ -61,7 +61,7 @@ def cases() -> Any:
 
 def _case_context(submission: Any) -> dict[str, Any]:
     """What both case pages (the resident's and the public look-up) show."""
-    definition = forms.definition_of(submission.eservice)
+    definition = inbox.definition_of(submission)
     today = _today()
     state = service.case_state(submission, definition.procedure, today)
     # A supplement or ponaglenie shows the case it answers, which holds the deadline.
