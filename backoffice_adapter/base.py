@@ -15,6 +15,7 @@ class Attachment:
     media_type: str
     content: bytes
     sha256: str
+    signature: dict[str, Any] | None = None  # its own signature's verdict, where the channel checks each file
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,9 @@ SETTINGS: list[Setting] = [
             "empty: only the log and the admin page)."),
     Setting("EVENTS_POLL_SECONDS", 60, "How often the worker asks polling back offices (EZD RP) for case events.",
             int),
+    Setting("EDORECZENIA_POLL_SECONDS", 300, "e-Doręczenia: how often the worker lists the office's box for new "
+            "incoming items (notifications bring them sooner); while the service fails, up to an hour apart.",
+            float),
     Setting("WEBHOOK_URL", "", "`webhook` adapter: the office's integration endpoint receiving each parcel as JSON."),
     Setting("WEBHOOK_SECRET", "", "`webhook` adapter: the shared HMAC-SHA256 key signing parcels sent and case "
             "events received (`/api/zdarzenia`)."),

@@ -174,7 +174,8 @@ def receive(envelope: Envelope) -> IncomingParcel:
         document=envelope.document,
         upo=envelope.upo,
         detached_signature=envelope.detached_signature,
-        attachments=[{"name": a.name, "media_type": a.media_type, "size": len(a.content), "sha256": a.sha256}
+        attachments=[{"name": a.name, "media_type": a.media_type, "size": len(a.content), "sha256": a.sha256,
+                      **({"signature": a.signature} if a.signature is not None else {})}
                      for a in envelope.attachments],
         reply_to=envelope.reply_to,
         subject=envelope.subject or letter_subject(envelope.document),

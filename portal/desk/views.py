@@ -208,8 +208,10 @@ def parcel_file(parcel_id: int, kind: str) -> Any:
     content = files.get(kind)
     if content is None:
         abort(404)
-    response = Response(content, mimetype="application/xml")
-    response.headers["Content-Disposition"] = f'attachment; filename="{kind}-{entry.rpw_number}-{entry.rpw_year}.xml"'
+    text = entry.channel != "okienko" and kind == "dokument"  # an e-Doręczenia message's own text
+    response = Response(content, mimetype="text/plain" if text else "application/xml")
+    response.headers["Content-Disposition"] = \
+        f'attachment; filename="{kind}-{entry.rpw_number}-{entry.rpw_year}.{"txt" if text else "xml"}"'
     return response
 
 

@@ -12,7 +12,6 @@ from portal.extensions import db
 from portal.forms.models import EService
 from portal.storage import service as storage
 
-
 PORTAL = "okienko"
 EDORECZENIA = "edoreczenia"
 CHANNELS = (PORTAL, EDORECZENIA)

@@ -429,7 +429,8 @@ def envelope(submission_id: str) -> Envelope:
         sender_address=submission.sender_address,
         subject=submission.subject,
         attachments=tuple(
-            Attachment(str(a["name"]), str(a["media_type"]), storage.get(str(a["sha256"])), str(a["sha256"]))
+            Attachment(str(a["name"]), str(a["media_type"]), storage.get(str(a["sha256"])), str(a["sha256"]),
+                       a.get("signature"))
             for a in submission.attachments or []
         ),
     )

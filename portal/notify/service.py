@@ -19,7 +19,6 @@ from portal.clock import WARSAW
 from portal.db_types import utcnow
 from portal.desk.models import DeskCase
 from portal.extensions import db
-from portal.forms import service as forms
 from portal.inbox import service as inbox
 from portal.inbox.models import Submission
 from portal.notify import mail

@@ -85,7 +85,7 @@ def case(submission_id: str) -> Any:
         letters=desk.letters_for(submission.id),
         openings=desk.openings(submission.id),
         in_desk=desk.has_parcel(submission.id),
-        access_code=inbox.access_code(submission.receipt_id),
+        access_code=inbox.access_code(submission.receipt_id) if submission.receipt_id else None,
         just_filed=request.args.get("zlozono") is not None,
         receipt_pending=not receipt_ready,
     )
