@@ -142,16 +142,17 @@ def take_in(row_id: int) -> str:
     try:
         if row.state == PENDING:
             item, evidences = fetch(message_id)
-            _file(row_id, item, evidences)
+            file_item(row_id, item, evidences)
         mark_handled(row_id)
     except Exception as exc:  # noqa: BLE001 - the service, the store, anything: the row stays owed, tried later
-        return _failed(row_id, exc)
+        return record_failure(row_id, exc)
     row = db.session.get(IncomingMessage, row_id)
     return row.state if row else "missing"
 
 
-def _file(row_id: int, item: inbox.Received, evidences: list[dict[str, Any]]) -> None:
-    """The submission and the row's new state, in one commit (the unit of work of filing an item)."""
+def file_item(row_id: int, item: inbox.Received, evidences: list[dict[str, Any]]) -> None:
+    """File a fetched item: the submission and the intake row's new state, in one commit (a unit of its own,
+    after the reading and before the provider is told)."""
     row = db.session.get(IncomingMessage, row_id, with_for_update=True)
     if row is None or row.state != PENDING:
         db.session.rollback()
@@ -189,7 +190,7 @@ def mark_handled(row_id: int) -> None:
     db.session.commit()
 
 
-def _failed(row_id: int, exc: Exception) -> str:
+def record_failure(row_id: int, exc: Exception) -> str:
     """A failed try (its own unit): tried again after a back-off, however long the service fails: the item is
     at the provider and owed here, so it is never given up; the stuck-alert's log names it."""
     db.session.rollback()
