@@ -1,7 +1,8 @@
 """What the outbox worker (`okienko outbox run`) does between its rounds of deliveries.
 
 The outbox loop only delivers (backoffice_adapter/outbox.py); the portal hands it these chores at start-up
-(`PortalHooks.worker_chores`): the e-mails owed to residents every round and, every `EVENTS_POLL_SECONDS`,
+(`PortalHooks.worker_chores`): the e-mails owed to residents and the e-Doręczenia letters and evidence
+that are due every round and, every `EVENTS_POLL_SECONDS`,
 the case events of back offices that must be asked, the stuck-delivery alert and the daily jobs.
 """
 
@@ -16,6 +17,7 @@ from backoffice_adapter import outbox
 from portal.db_types import utcnow
 from portal.edoreczenia import client as edo
 from portal.edoreczenia import incoming
+from portal.edoreczenia import service as edoreczenia
 from portal.extensions import db
 from portal.notify import mail
 from portal.notify import service as notify
@@ -33,6 +35,7 @@ class WorkerChores:
 
     def __call__(self) -> None:
         notify.send_pending()
+        edoreczenia.worker_round()  # letters due to be sent, evidence due to be asked for (each with its back-off)
         if incoming.enabled():
             self.incoming()
         if time.monotonic() >= self.periodic_due:

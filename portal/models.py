@@ -5,6 +5,7 @@ from portal.audit.models import AuditEntry, AuditHead
 from portal.auth.models import Clerk, Resident, WebSession
 from portal.desk.models import CaseCounter, DeskCase, IncomingParcel, OutgoingLetter, RpwCounter, SupplementRequest
 from portal.edoreczenia.incoming_models import IncomingMessage
+from portal.edoreczenia.models import EdoDispatch, EdoEvidence
 from portal.epuap_pull.models import PullItem
 from portal.forms.models import Draft, DraftAttachment, EService
 from portal.inbox.models import Submission
@@ -25,6 +26,8 @@ __all__ = [
     "CaseCounter",
     "DeskCase",
     "EService",
+    "EdoDispatch",
+    "EdoEvidence",
     "IncomingParcel",
     "JobRun",
     "Notification",

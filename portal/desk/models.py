@@ -144,5 +144,9 @@ class OutgoingLetter(db.Model):  # type: ignore[name-defined]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("clerk.id"))
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the delivery moment (DataOdbioru)
     upd_sha256: Mapped[str | None] = mapped_column(String(64))  # the sealed delivery receipt
+    # How the letter reaches the resident (portal/edoreczenia/channel.py): "portal" (opening it makes the UPD),
+    # "edoreczenia" (their electronic delivery address), "hybrid" (printed and posted by the public hybrid
+    # service) or "undecided" (the address search could not be asked; chosen when the letter is dispatched).
+    channel: Mapped[str] = mapped_column(String(20), default="portal", server_default="portal")
 
     case: Mapped[DeskCase] = relationship(back_populates="letters")

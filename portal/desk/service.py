@@ -33,6 +33,7 @@ from portal.desk.models import (
     RpwCounter,
     SupplementRequest,
 )
+from portal.edoreczenia import service as edoreczenia
 from portal.extensions import db
 from portal.status import deadlines
 from portal.status import service as status
@@ -465,9 +466,13 @@ def send_letter(clerk: Clerk, case: DeskCase, kind: str, title: str, filename: s
     if kind == "decision" and not summary.strip():
         raise DeskError(_("Streść rozstrzygnięcie w jednym zdaniu — mieszkaniec zobaczy je w przebiegu sprawy."))
     media_type = "application/pdf" if content.startswith(b"%PDF") else "application/xml"
+    # The channel rule runs again at sending (the form showed it, but an address may have been registered since);
+    # asked before anything is written, so no transaction waits on the address database.
+    choice = edoreczenia.plan(case)
     letter = OutgoingLetter(case=case, kind=kind, title=title.strip()[:400], filename=filename[:200],
                             media_type=media_type, sha256=storage.put(content), verdict=verdict, created_by=clerk.id)
     db.session.add(letter)
+    edoreczenia.enqueue(letter, choice)  # the dispatch commits with the letter (the outbox's promise)
     db.session.flush()
     _event(case.submission_id, status.LETTER_SENT, f"letter:{letter.id}", title=letter.title,
            letter_id=str(letter.id))

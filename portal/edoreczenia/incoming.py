@@ -20,7 +20,6 @@ import binascii
 import hashlib
 import logging
 import random
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,19 +30,17 @@ from sqlalchemy.exc import IntegrityError
 from portal.auth import service as auth
 from portal.db_types import utcnow
 from portal.edoreczenia import client as edo
+from portal.edoreczenia import evidence
 from portal.edoreczenia.incoming_models import HANDLED, PENDING, STORED, IncomingMessage
 from portal.extensions import db
 from portal.inbox import service as inbox
 from portal.inbox.models import EDORECZENIA
-from portal.signing import pades, trust, verify
+from portal.signing import pades, verify
 from portal.signing.policy import policy as verification_policy
 from portal.storage import service as storage
-from portal.xmlsafe import UnsafeXml
-from portal.xmlsafe import parse as parse_xml
 
 log = logging.getLogger(__name__)
 
-EVIDENCE_NS = "urn:okienko:sandbox:edoreczenia:evidence:1"
 SENDERS_EVIDENCE = ("A.1", "BP.WX")  # accepted for sending, and the national proof of sending
 UNSIGNED = "UNSIGNED"
 LEASE = timedelta(minutes=5)
@@ -218,9 +215,9 @@ def fetch(message_id: str) -> tuple[inbox.Received, list[dict[str, Any]]]:
     sender = metadata.get("from") or {}
     sender_address = str(sender.get("eDeliveryAddress") or "") or None
     files = _attachments(client, message_id, message.get("attachments") or [])
-    evidences = _evidences(client, message_id, files[0][2] if files else None)
+    evidences = _evidences(client, message_id, sender_address, files[0][2] if files else None)
     owner = _owner(client, sender_address)
-    accepted = next((e for e in evidences if e["type"] == "A.1"), None)
+    accepted = next((e for e in evidences if e["type"] == "A.1" and e["valid"]), None)
     checked = [(name, media_type, content, _verdict_of(name, media_type, content))
                for name, media_type, content in files]
     signed = next((v for *_, v in checked if v["indication"] != UNSIGNED), None)
@@ -315,48 +312,11 @@ def _filing_moment(accepted: dict[str, Any] | None, metadata: dict[str, Any]) ->
 # --- the sender's evidence ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EvidenceCheck:
-    valid: bool
-    reasons: list[str]
-    event_time: str | None
-    verdict: dict[str, Any]
-
-
-def check_evidence(content: bytes, code: str, message_id: str, first_file: bytes | None) -> EvidenceCheck:
-    """An evidence file verified: the XAdES seal of the provider, pinned (EDORECZENIA_EVIDENCE_SEALS: no other
-    signer is accepted), and what it says matches what it is for (its type, this message, the first file's
-    SHA3-256)."""
-    seals = trust.certificates_in(str(current_app.config.get("EDORECZENIA_EVIDENCE_SEALS") or ""))
-    verdict = verify.verify(content, verification_policy(signers=seals), require_person=False)
-    reasons = list(verdict.reasons) if not verdict.valid else []
-    if not seals:
-        reasons.append("no_provider_seal_configured")
-    event_time = None
-    try:
-        root = parse_xml(content)
-    except UnsafeXml:
-        root = None
-        reasons.append("unreadable")
-    if root is not None:
-        def text(tag: str) -> str:
-            found = root.find(f"{{{EVIDENCE_NS}}}{tag}")
-            return (found.text or "").strip() if found is not None else ""
-
-        event_time = text("EventTime") or None
-        if text("EvidenceType") and text("EvidenceType") != code:
-            reasons.append("evidence_type_mismatch")
-        if text("MessageIdentifier") and text("MessageIdentifier") != message_id:
-            reasons.append("message_mismatch")
-        digest = root.find(f"{{{EVIDENCE_NS}}}ContentDigest")
-        if first_file is not None and digest is not None and (digest.text or "").strip() \
-                and (digest.text or "").strip().lower() != hashlib.sha3_256(first_file).hexdigest():
-            reasons.append("content_digest_mismatch")
-    return EvidenceCheck(not reasons, reasons, event_time, verdict.stored())
-
-
-def _evidences(client: edo.Client, message_id: str, first_file: bytes | None) -> list[dict[str, Any]]:
-    """The sender's evidences of this message, each fetched and verified; the signed bytes are kept."""
+def _evidences(client: edo.Client, message_id: str, sender: str | None,
+               first_file: bytes | None) -> list[dict[str, Any]]:
+    """The sender's evidences of this message (A.1, BP.WX), each fetched and verified as the outgoing letters'
+    are (portal/edoreczenia/evidence.py: the provider's seal pinned to EDORECZENIA_EVIDENCE_SEALS, and its
+    fields compared with this message); the signed bytes are kept, a failed one too, with its reasons."""
     kept = []
     for listed in client.evidences(message_id):
         code = str(listed.get("type") or "")
@@ -364,11 +324,14 @@ def _evidences(client: edo.Client, message_id: str, first_file: bytes | None) ->
             continue
         evidence_id = str(listed["evidenceId"])
         content = client.evidence_file(evidence_id)
-        check = check_evidence(content, code, message_id, first_file)
-        if not check.valid:
+        checked = evidence.check(content, evidence_id=evidence_id, listed_type=code, message_id=message_id,
+                                 sender=sender or "", recipient=str(current_app.config["EDORECZENIA_ADDRESS"]),
+                                 content_sha3=evidence.sha3(first_file) if first_file is not None else None)
+        if not checked.valid:
             log.error("e-Doręczenia: evidence %s (%s) of incoming item %s fails its check: %s", evidence_id, code,
-                      message_id, ", ".join(check.reasons))
-        kept.append({"type": code, "evidence_id": evidence_id, "valid": check.valid, "reasons": check.reasons,
-                     "event_time": check.event_time if check.valid else None,
+                      message_id, "; ".join(checked.reasons))
+        moment = checked.event_time if checked.valid else None
+        kept.append({"type": code, "evidence_id": evidence_id, "valid": checked.valid, "reasons": checked.reasons,
+                     "event_time": moment.isoformat() if moment else None,
                      "sha256": storage.put(content), "content": content})
     return kept

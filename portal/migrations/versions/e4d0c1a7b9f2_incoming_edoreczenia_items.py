@@ -1,7 +1,7 @@
 """items sent to the office's e-Doręczenia box: submissions of another channel, and the box's intake rows
 
 Revision ID: e4d0c1a7b9f2
-Revises: d5b1e7a4c902
+Revises: ea21eac8dc2c
 Create Date: 2026-12-10 10:00:00.000000
 
 """
@@ -12,7 +12,7 @@ from portal.db_types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = 'e4d0c1a7b9f2'
-down_revision = 'd5b1e7a4c902'
+down_revision = 'ea21eac8dc2c'
 branch_labels = None
 depends_on = None
 
