@@ -314,6 +314,28 @@ class Client:
                 return str(entry["eDeliveryAddress"])
         return None
 
+    # --- incoming (portal/edoreczenia/incoming.py) ----------------------------------------------------------
+
+    def incoming_message(self, message_id: str) -> dict[str, Any]:
+        """`GET …/messages/{id}?format=full` for one id: the Message with its attachments' content. The path takes
+        a list of ids, so the answer is a list (of one); a single object is accepted too. Reading it in full marks
+        it opened at the provider."""
+        body = self._call("GET", f"{self._mailbox()}/messages/{self._segment(message_id)}", params={"format": "full"})
+        found = body[0] if isinstance(body, list) and body else body
+        if not isinstance(found, dict):
+            raise Transient(f"e-Doręczenia gave no message {message_id}")
+        return found
+
+    def mark_opened(self, message_id: str) -> None:
+        """Mark an incoming item opened (taken in by the office's system): MessageControlDataPatch, whose value
+        is an object."""
+        self.patch_control_data_list(message_id, [{"op": "replace", "path": "/opened", "value": {"opened": True}}])
+
+    def patch_control_data_list(self, message_id: str, patch: list[dict[str, Any]]) -> None:
+        """`PATCH …/message_control_data` with the spec's PatchBody (a JSON Patch array of one operation)."""
+        self._call("PATCH", f"{self._mailbox()}/messages/{self._segment(message_id)}/message_control_data",
+                   json=patch)
+
 
 _clients: dict[Settings, Client] = {}
 _clients_lock = threading.Lock()

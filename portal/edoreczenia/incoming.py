@@ -45,8 +45,6 @@ SENDERS_EVIDENCE = ("A.1", "BP.WX")  # accepted for sending, and the national pr
 UNSIGNED = "UNSIGNED"
 LEASE = timedelta(minutes=5)
 RETRY_CAP_SECONDS = 3600.0
-# The label the office's system puts on an item it has taken in (MessageControlDataPatch).
-HANDLED_LABEL = "OKIENKO_PRZYJETA"
 
 
 def enabled() -> bool:
@@ -173,14 +171,14 @@ def file_item(row_id: int, item: inbox.Received, evidences: list[dict[str, Any]]
 
 
 def mark_handled(row_id: int) -> None:
-    """Tell the provider the item is taken in (a label on it), then note that; a unit of its own."""
+    """Tell the provider the item is taken in (marked opened, MessageControlDataPatch), then note that; a unit
+    of its own."""
     row = db.session.get(IncomingMessage, row_id)
     if row is None or row.state != STORED:
         return
     message_id = row.message_id
     db.session.rollback()  # no transaction held open across the call
-    _client().patch_control_data(message_id, [{"op": "add", "path": "/labels/-",
-                                                "value": {"label": HANDLED_LABEL}}])
+    _client().mark_opened(message_id)
     row = db.session.get(IncomingMessage, row_id)
     if row is not None and row.state == STORED:
         row.state, row.handled_at, row.lease_until = HANDLED, utcnow(), None
@@ -210,7 +208,7 @@ def record_failure(row_id: int, exc: Exception) -> str:
 def fetch(message_id: str) -> tuple[inbox.Received, list[dict[str, Any]]]:
     """Read one item in full with its files and the sender's evidences; nothing is written."""
     client = _client()
-    message = client.get_message(message_id, format="full")
+    message = client.incoming_message(message_id)
     metadata = message.get("messageMetadata") or {}
     sender = metadata.get("from") or {}
     sender_address = str(sender.get("eDeliveryAddress") or "") or None
