@@ -15,6 +15,7 @@ class Attachment:
     media_type: str
     content: bytes
     sha256: str
+    signature: dict[str, Any] | None = None  # its own signature's verdict, where the channel checks each file
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class Envelope:
     attachments: tuple[Attachment, ...] = field(default=())
     detached_signature: bytes | None = None
     reply_to: str | None = None  # the earlier submission (and so the case) this one supplements
+    # How it reached the office: "okienko" (the portal's form; `upo` is the portal's receipt) or "edoreczenia"
+    # (the office's e-Doręczenia box: `upo` is the provider's evidence A.1 of the sending, `receipt_id` its id,
+    # `document` the message's text and the files as sent in `attachments`).
+    channel: str = "okienko"
+    sender_address: str | None = None  # the sender's electronic delivery address (AE:PL-…), when it has one
+    subject: str | None = None  # the sender's own title, when the channel carries one
 
 
 def metadata(envelope: Envelope) -> dict[str, Any]:
@@ -49,7 +56,9 @@ def metadata(envelope: Envelope) -> dict[str, Any]:
         "jrwa_class": envelope.jrwa_class,
         "sender_name": envelope.sender_name,
         "filed_at": envelope.filed_at.isoformat(timespec="milliseconds"),
-        "channel": "okienko",
+        "channel": envelope.channel,
+        "sender_address": envelope.sender_address,
+        "subject": envelope.subject,
         "signature": envelope.signature,
         "document_sha256": envelope.document_sha256,
         "reply_to": envelope.reply_to,

@@ -80,6 +80,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     from portal.api import bp as api_bp
     from portal.auth.views import bp as auth_bp
     from portal.desk.views import bp as desk_bp
+    from portal.edoreczenia.views import bp as edoreczenia_bp
     from portal.epuap_pull.views import bp as epuap_pull_bp
     from portal.forms.views import bp as forms_bp
     from portal.inbox.public import bp as receipts_bp
@@ -91,7 +92,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
     from portal.status.views import bp as status_bp
 
     for blueprint in (forms_bp, auth_bp, signing_bp, inbox_bp, receipts_bp, status_bp, inbound_events_bp, desk_bp,
-                      admin_bp, epuap_pull_bp, pages_bp, stats_bp, api_bp):
+                      admin_bp, epuap_pull_bp, pages_bp, stats_bp, api_bp, edoreczenia_bp):
         app.register_blueprint(blueprint)
 
     from portal.auth.service import current_clerk, current_resident, enforce_idle_timeout, identify_actor
@@ -132,6 +133,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
 
     app.add_template_filter(_localtime, "localtime")
     app.add_template_filter(_localdate, "localdate")
+    from portal.edoreczenia.evidence import in_words as evidence_words  # like the blueprints: for the web app only
+
+    app.add_template_global(evidence_words, "evidence_words")
     app.add_template_filter(_level_name, "loa")
 
     from portal import errors

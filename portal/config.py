@@ -117,6 +117,9 @@ SETTINGS: list[Setting] = [
             "empty: only the log and the admin page)."),
     Setting("EVENTS_POLL_SECONDS", 60, "How often the worker asks polling back offices (EZD RP) for case events.",
             int),
+    Setting("EDORECZENIA_POLL_SECONDS", 300, "e-Doręczenia: how often the worker lists the office's box for new "
+            "incoming items (notifications bring them sooner); while the service fails, up to an hour apart.",
+            float),
     Setting("WEBHOOK_URL", "", "`webhook` adapter: the office's integration endpoint receiving each parcel as JSON."),
     Setting("WEBHOOK_SECRET", "", "`webhook` adapter: the shared HMAC-SHA256 key signing parcels sent and case "
             "events received (`/api/zdarzenia`)."),
@@ -137,6 +140,27 @@ SETTINGS: list[Setting] = [
             "gives when pulling."),
     Setting("EPUAP_PULL_CLIENT_CERTS", "", "`epuap-pull`: PEM file with the certificate(s) of the document systems "
             "allowed to pull; their requests must carry a WS-Security signature made with one of them."),
+    Setting("EDORECZENIA_URL", "", "e-Doręczenia: base address of the User Agent API, up to (not including) "
+            "`/api/v1` (`okienko demo`: the sandbox's `{SANDBOX_URL}/edoreczenia`; production: docs/edoreczenia.md). "
+            "Empty: the channel is off, letters go through the portal."),
+    Setting("EDORECZENIA_TOKEN_URL", "", "e-Doręczenia: the OAuth 2.0 token endpoint (client credentials). Empty: "
+            "`<PORTAL_EDORECZENIA_URL>/oauth2/token`."),
+    Setting("EDORECZENIA_CLIENT_ID", "okienko-leszno", "e-Doręczenia: the client id of the office's registered "
+            "system."),
+    Setting("EDORECZENIA_CLIENT_SECRET", "sandbox-edoreczenia-secret", "e-Doręczenia: its client secret."),
+    Setting("EDORECZENIA_CLIENT_CERT", "", "e-Doręczenia: the office's system certificate (PEM) for mutual TLS. "
+            "Empty: no client certificate (the sandbox)."),
+    Setting("EDORECZENIA_CLIENT_KEY", "", "e-Doręczenia: its private key (PEM)."),
+    Setting("EDORECZENIA_ADDRESS", "AE:PL-41058-29316-UMLES-17", "e-Doręczenia: the office's own delivery address "
+            "(AE:PL-…), the sender of every letter."),
+    Setting("EDORECZENIA_BAE_URL", "", "e-Doręczenia: base address of the search in the national database of "
+            "electronic addresses (BAE), up to `/api/v1/addresses`. Empty: `<PORTAL_EDORECZENIA_URL>/bae`."),
+    Setting("EDORECZENIA_EVIDENCE_SEALS", _pki("edoreczenia-seal.pem"), "e-Doręczenia: PEM file of the provider's "
+            "seal certificate(s). An evidence sealed by any other certificate is kept as failed and never sets a "
+            "date."),
+    Setting("EDORECZENIA_CALLBACK_URL", "", "e-Doręczenia: the portal's public address the service may notify "
+            "(`<this>/edoreczenia/powiadomienia`). Empty: no subscription, evidence is polled only."),
+    Setting("EDORECZENIA_TIMEOUT", 15, "e-Doręczenia: seconds to wait for an answer.", int),
     Setting("BLOB_STORE", "database", "Where documents, receipts and attachments are kept: `database`, "
             "`filesystem:/path` or `s3:bucket?endpoint=https://…&region=…` (docs/inbox.md)."),
     Setting("BLOB_STORE_MIN_FREE_MB", 500, "`filesystem:` store: `/ready` fails when its volume has less free "

@@ -4,6 +4,8 @@ from backoffice_adapter.models import OutboxMessage
 from portal.audit.models import AuditEntry, AuditHead
 from portal.auth.models import Clerk, Resident, WebSession
 from portal.desk.models import CaseCounter, DeskCase, IncomingParcel, OutgoingLetter, RpwCounter, SupplementRequest
+from portal.edoreczenia.incoming_models import IncomingMessage
+from portal.edoreczenia.models import EdoDispatch, EdoEvidence
 from portal.epuap_pull.models import PullItem
 from portal.forms.models import Draft, DraftAttachment, EService
 from portal.inbox.models import Submission
@@ -16,6 +18,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Blob",
+    "IncomingMessage",
     "DraftAttachment",
     "CaseEvent",
     "Clerk",
@@ -23,6 +26,8 @@ __all__ = [
     "CaseCounter",
     "DeskCase",
     "EService",
+    "EdoDispatch",
+    "EdoEvidence",
     "IncomingParcel",
     "JobRun",
     "Notification",

@@ -15,6 +15,8 @@ def main() -> None:
     run.add_argument("--pki", type=Path, default=Path("instance/pki"))
     run.add_argument("--public-url", default=None, help="address browsers use (default http://HOST:PORT)")
     run.add_argument("--portal-url", default="http://127.0.0.1:5000")
+    run.add_argument("--state", type=Path, default=Path("instance/sandbox-state"),
+                     help="where the sandbox keeps state that survives a restart (e-Doręczenia mailboxes)")
     pki = sub.add_parser("pki", help="create the sandbox test PKI")
     pki.add_argument("directory", type=Path)
     pki.add_argument("--force", action="store_true")
@@ -37,11 +39,17 @@ def main() -> None:
     from sandbox.app import create_app
 
     public_url = args.public_url or f"http://{args.host}:{args.port}"
-    app = create_app(args.pki.resolve(), public_url, args.portal_url)
+    args.state.mkdir(parents=True, exist_ok=True)
+    app = create_app(args.pki.resolve(), public_url, args.portal_url, args.state.resolve())
     print(f"Sandbox services on {public_url}/ (SANDBOX — test data only)", flush=True)
     print("  Demo residents (login.gov.pl stand-in):", flush=True)
     for person in people.RESIDENTS:
         print(f"    {person.name:<28} PESEL {person.pesel}", flush=True)
+    print("  e-Doręczenia (SANDBOX) mailboxes:", flush=True)
+    print(f"    {people.OFFICE.name:<28} {people.OFFICE.e_delivery_address}  (API client okienko-leszno)", flush=True)
+    for person in people.E_DELIVERY_RESIDENTS:
+        print(f"    {person.name:<28} {person.e_delivery_address}  {public_url}/edoreczenia/skrzynka/"
+              f"{person.e_delivery_address}", flush=True)
     print("  Demo clerks (office identity provider):", flush=True)
     for clerk in people.CLERKS:
         print(f"    {clerk.name:<28} {clerk.username:<14} {clerk.unit}: {', '.join(clerk.roles)}", flush=True)

@@ -9,12 +9,13 @@ from typing import Any
 
 from flask import Flask, Response, render_template, request
 
-from sandbox import oidc, people, qualified, tpsigning, tsa, tsl
+from sandbox import edoreczenia, oidc, people, qualified, tpsigning, tsa, tsl
 from sandbox import pki as sandbox_pki
 
 
-def create_app(pki_dir: Path, public_url: str, portal_url: str) -> Flask:
-    """`public_url` is where browsers reach the sandbox; `portal_url` is the relying party it serves."""
+def create_app(pki_dir: Path, public_url: str, portal_url: str, state_dir: Path | None = None) -> Flask:
+    """`public_url` is where browsers reach the sandbox; `portal_url` is the relying party it serves;
+    `state_dir` keeps what must survive a restart (the e-Doręczenia mailboxes), by default beside the PKI."""
     # The sandbox runs on loopback over plain HTTP, as the official integration simulators allow.
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
     sandbox_pki.generate(pki_dir, crl_url=f"{public_url.rstrip('/')}/pki/ca.crl")
@@ -52,10 +53,11 @@ def create_app(pki_dir: Path, public_url: str, portal_url: str) -> Flask:
     oidc.build(app, residents, public_url, session_key="wk_user")
     oidc.build(app, clerks, public_url, session_key="office_user")
     tpsigning.build(app, pki_dir)
+    app.register_blueprint(edoreczenia.build(state_dir or pki_dir.parent / "sandbox-state", pki_dir))
 
     @app.get("/")
     def index() -> str:
-        return render_template("index.html", residents=people.RESIDENTS, clerks=people.CLERKS)
+        return render_template("index.html", residents=people.RESIDENTS, clerks=people.CLERKS, office=people.OFFICE)
 
     @app.route("/kwalifikowany", methods=["GET", "POST"])
     def qualified_signer() -> Any:

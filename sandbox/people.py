@@ -17,6 +17,7 @@ class Person:
     postcode: str
     town: str
     loa: str = "substantial"
+    e_delivery_address: str | None = None  # the resident's e-Doręczenia mailbox (adres do doręczeń elektronicznych)
 
     @property
     def name(self) -> str:
@@ -46,8 +47,10 @@ class Clerk:
 
 
 RESIDENTS = [
-    Person("80010112357", "Jan", "Kowalski", "1980-01-01", "ul. Słowiańska", "12", "4", "64-100", "Leszno"),
-    Person("92051702482", "Anna", "Nowak", "1992-05-17", "Rynek", "5", None, "64-100", "Leszno", "high"),
+    Person("80010112357", "Jan", "Kowalski", "1980-01-01", "ul. Słowiańska", "12", "4", "64-100", "Leszno",
+           e_delivery_address="AE:PL-20384-51637-JKOWA-42"),
+    Person("92051702482", "Anna", "Nowak", "1992-05-17", "Rynek", "5", None, "64-100", "Leszno", "high",
+           e_delivery_address="AE:PL-58213-40961-ANOWA-08"),
     Person("01230804662", "Zofia", "Łęcka-Żółtowska", "2001-03-08", "ul. Święciechowska", "7", None, "64-100",
            "Leszno"),
     Person("75113001574", "Piotr", "Wiśniewski", "1975-11-30", "ul. Narutowicza", "71", "2", "64-100", "Leszno"),
@@ -77,6 +80,20 @@ CLERKS = [
     Clerk("t.lewandowski", "Tomasz Lewandowski", "MZDiI", ("clerk",)),
     Clerk("admin", "Administrator Portalu", "OR", ("admin",)),
 ]
+
+
+@dataclass(frozen=True)
+class Office:
+    name: str
+    nip: str
+    e_delivery_address: str
+
+
+# The office's own e-Doręczenia mailbox; its API client is the portal (client credentials).
+OFFICE = Office("Urząd Miasta Leszna", "6970011183", "AE:PL-41058-29316-UMLES-17")
+
+# Only the first two demo residents have an e-Doręczenia address, so the portal's fallback is visible too.
+E_DELIVERY_RESIDENTS = [p for p in RESIDENTS if p.e_delivery_address]
 
 
 def resident(pesel: str) -> Person | None:

@@ -4,6 +4,7 @@
     office-seal.pem / .key           the office's electronic seal (receipts, letters)
     office-system.pem / .key         the office's system certificate (WS-Security towards pz.gov.pl)
     tp-seal.pem / .key               the trusted-profile service's seal (stands for the minister's)
+    edoreczenia-seal.pem / .key      the e-Doręczenia provider's qualified seal (signs the evidences)
     tsa.pem / .key                   the time-stamping authority
     tsl-signer.pem / .key            the operator of the sandbox trusted list (tsl.xml)
     residents/<PESEL>.pem / .key     demo residents' qualified certificates (serialNumber PNOPL-<PESEL>)
@@ -52,6 +53,7 @@ def _now() -> datetime.datetime:
 def _issue(subject: x509.Name, key: rsa.RSAPrivateKey, ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey,
            crl_url: str, *, usage: x509.KeyUsage, eku: list[x509.ObjectIdentifier] | None = None,
            not_before: datetime.datetime | None = None, not_after: datetime.datetime | None = None,
+           extensions: tuple[x509.ExtensionType, ...] = (),
            ) -> x509.Certificate:
     now = _now()
     builder = (
@@ -72,6 +74,8 @@ def _issue(subject: x509.Name, key: rsa.RSAPrivateKey, ca_cert: x509.Certificate
     )
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=True)
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
     return builder.sign(ca_key, hashes.SHA256())
 
 
@@ -95,11 +99,17 @@ def generate(directory: Path, *, crl_url: str = DEFAULT_CRL_URL, force: bool = F
     """Create the PKI in `directory` unless it is already there; return whether anything was made."""
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / "ca.pem").exists() and not force:
-        if (directory / "clerks").exists():
+        # A PKI made by an older sandbox gets the certificates added since (clerks, the e-Doręczenia seal).
+        missing = [part for part, path in (("clerks", "clerks"), ("seal", "edoreczenia-seal.pem"))
+                   if not (directory / path).exists()]
+        if not missing:
             return False
         ca_cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
         ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), password=None)
-        _clerks(directory, ca_cert, ca_key, crl_url)  # type: ignore[arg-type]  # a PKI made before clerks signed
+        if "clerks" in missing:
+            _clerks(directory, ca_cert, ca_key, crl_url)  # type: ignore[arg-type]
+        if "seal" in missing:
+            _provider_seal(directory, ca_cert, ca_key, crl_url)  # type: ignore[arg-type]
         return True
     now = _now()
     ca_key = _key()
@@ -172,6 +182,7 @@ def generate(directory: Path, *, crl_url: str = DEFAULT_CRL_URL, force: bool = F
     _write_cert(residents / f"{jan.pesel}-expired.pem", cert)
     (directory / "revoked.txt").write_text("".join(f"{serial:x}\n" for serial in revoked))
     _clerks(directory, ca_cert, ca_key, crl_url)
+    _provider_seal(directory, ca_cert, ca_key, crl_url)
     return True
 
 
@@ -192,6 +203,55 @@ def _clerks(directory: Path, ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKe
                       not_after=_now() + datetime.timedelta(days=730))
         _write_key(folder / f"{clerk.username}.key", key)
         _write_cert(folder / f"{clerk.username}.pem", cert)
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    length = len(content)
+    if length < 0x80:
+        return bytes([tag, length]) + content
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + content
+
+
+def _oid(dotted: str) -> bytes:
+    arcs = [int(arc) for arc in dotted.split(".")]
+    body = bytearray([arcs[0] * 40 + arcs[1]])
+    for arc in arcs[2:]:
+        chunk = [arc & 0x7F]
+        while arc := arc >> 7:
+            chunk.append(0x80 | (arc & 0x7F))
+        body += bytes(reversed(chunk))
+    return _der(0x06, bytes(body))
+
+
+QC_STATEMENTS = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.3")
+
+
+def qualified_seal_statements() -> x509.UnrecognizedExtension:
+    """qcStatements (ETSI EN 319 412-5) of a qualified seal: QcCompliance, QcSSCD, QcType = eseal.
+    `cryptography` has no type for them, so the DER is written here."""
+    sequence = 0x30
+    statements = (
+        _der(sequence, _oid("0.4.0.1862.1.1"))                                                # QcCompliance
+        + _der(sequence, _oid("0.4.0.1862.1.4"))                                              # QcSSCD
+        + _der(sequence, _oid("0.4.0.1862.1.6") + _der(sequence, _oid("0.4.0.1862.1.6.2")))  # QcType: eseal
+    )
+    return x509.UnrecognizedExtension(QC_STATEMENTS, _der(sequence, statements))
+
+
+def _provider_seal(directory: Path, ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey, crl_url: str) -> None:
+    """The e-Doręczenia provider's seal: an organisation's qualified seal, trusted through the sandbox's list."""
+    key = _key()
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Operator e-Doręczeń (SANDBOX)"),
+        x509.NameAttribute(ORGANIZATION_IDENTIFIER, "VATPL-5250007313"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "e-Doręczenia — pieczęć dostawcy usługi (SANDBOX)"),
+    ])
+    cert = _issue(subject, key, ca_cert, ca_key, crl_url, usage=_signing_usage(),
+                  extensions=(qualified_seal_statements(),))
+    _write_key(directory / "edoreczenia-seal.key", key)
+    _write_cert(directory / "edoreczenia-seal.pem", cert)
 
 
 def crl(directory: Path) -> bytes:

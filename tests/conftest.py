@@ -103,7 +103,8 @@ def sandbox_url(pki: Path, portal_port: int, sandbox_port: int,
     log = (tmp_path_factory.mktemp("logs") / "sandbox.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "run", "--port", str(port), "--pki", str(pki),
-         "--portal-url", f"http://127.0.0.1:{portal_port}"],
+         "--portal-url", f"http://127.0.0.1:{portal_port}",
+         "--state", str(tmp_path_factory.mktemp("sandbox-state"))],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

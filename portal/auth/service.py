@@ -459,3 +459,14 @@ def refuse(code: str, who: str, detail: str = "") -> None:
     db.session.rollback()
     audit.record("login.refused", "login", None, actor=("anonymous", None), who=who, reason=code, detail=detail[:300])
     db.session.commit()
+
+
+def resident_by_pesel(pesel: str) -> Resident | None:
+    """The resident whose account this PESEL is (by its blind index, or the one before a key rotation)."""
+    if not pii.is_valid_pesel(pesel):
+        return None
+    found = db.session.scalar(select(Resident).where(Resident.pesel_index == pii.blind_index(pesel)))
+    old_index = pii.previous_index(pesel)
+    if found is None and old_index:
+        found = db.session.scalar(select(Resident).where(Resident.pesel_index == old_index))
+    return found

@@ -7,9 +7,11 @@ import hashlib
 import io
 import json
 import zipfile
+from datetime import date
 from typing import Any
 
 from portal.desk.models import DeskCase
+from portal.edoreczenia import service as edoreczenia
 from portal.status import service as status
 from portal.storage import service as storage
 
@@ -33,11 +35,16 @@ def case_zip(case: DeskCase) -> bytes:
             for number, attachment in enumerate(parcel.attachments or [], 1):
                 add(f"{folder}/zalaczniki/{number}-{_safe(attachment['name'])}", storage.get(attachment["sha256"]),
                     f"załącznik: {attachment['name']}")
+        states = {state.letter.id: state for state in edoreczenia.letter_states(list(case.letters))}
         for letter in case.letters:
             folder = f"pisma/{letter.id}"
             add(f"{folder}/{_safe(letter.filename)}", storage.get(letter.sha256), f"{letter.kind}: {letter.title}")
             if letter.upd_sha256:
                 add(f"{folder}/UPD-{letter.id}.xml", storage.get(letter.upd_sha256), "UPD (poświadczenie doręczenia)")
+            for e in states[letter.id].evidences:
+                verdict = "pieczęć ważna" if e.valid else "ODRZUCONY: " + "; ".join(e.verdict.get("reasons") or [])
+                add(f"{folder}/e-doreczenia/{_safe(e.code)}-{_safe(e.evidence_id)}.xml", storage.get(e.sha256),
+                    f"dowód e-Doręczeń {e.code} ({verdict})")
         manifest = {
             "case_reference": case.reference,
             "title": case.title,
@@ -53,13 +60,20 @@ def case_zip(case: DeskCase) -> bytes:
                                      "fulfilled_at": s.fulfilled_at.isoformat() if s.fulfilled_at else None}
                                     for s in case.supplements],
             "letters": [{"id": x.id, "kind": x.kind, "title": x.title, "sent_at": x.created_at.isoformat(),
-                         "delivered_at": x.opened_at.isoformat() if x.opened_at else None} for x in case.letters],
+                         "channel": x.channel, "delivered_at": x.opened_at.isoformat() if x.opened_at else None,
+                         "delivered_on": _day(states[x.id].dates.delivered_on),
+                         "delivered_by_fiction": states[x.id].dates.by_fiction,
+                         "appeal_due": _day(states[x.id].dates.appeal_due)} for x in case.letters],
             "timeline": [{"kind": e.kind, "at": e.occurred_at.isoformat(), "data": e.data}
                          for e in status.timeline(case.submission_id)],
             "files": files,
         }
         archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
     return buffer.getvalue()
+
+
+def _day(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def _safe(name: str) -> str:

@@ -47,8 +47,9 @@ def check_signed_file(content: bytes) -> dict[str, object]:
 
 def open_letter(letter: OutgoingLetter, resident: Resident, at: datetime | None = None) -> OutgoingLetter:
     """The resident opens the letter: the first opening is the delivery; its UPD is sealed and kept.
-    Later openings change nothing ("first writer wins", as for the UPO)."""
-    if letter.upd_sha256 is not None:
+    Later openings change nothing ("first writer wins", as for the UPO). A letter sent through e-Doręczenia or
+    the hybrid service is delivered there (its evidence sets the date): reading its copy here makes no UPD."""
+    if letter.upd_sha256 is not None or letter.channel != "portal":
         return letter
     received_at = at or utcnow()
     content = storage.get(letter.sha256)

@@ -76,8 +76,12 @@ class IncomingParcel(db.Model):  # type: ignore[name-defined]
     rpw_year: Mapped[int]
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    receipt_id: Mapped[str] = mapped_column(String(40))
+    receipt_id: Mapped[str] = mapped_column(String(100))  # the UPO's id; for e-Doręczenia the message id
     sender_name: Mapped[str] = mapped_column(String(400))
+    # How it came: "okienko" (the portal's form) or "edoreczenia" (the office's e-Doręczenia box, with the
+    # sender's delivery address).
+    channel: Mapped[str] = mapped_column(String(20), default="okienko", server_default="okienko")
+    sender_address: Mapped[str | None] = mapped_column(String(100))
     service_id: Mapped[str] = mapped_column(String(100))
     service_title: Mapped[str] = mapped_column(String(400))
     subject: Mapped[str | None] = mapped_column(String(400))  # the letter's own title (CRWDE Tytul), if it has one
@@ -140,5 +144,9 @@ class OutgoingLetter(db.Model):  # type: ignore[name-defined]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("clerk.id"))
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the delivery moment (DataOdbioru)
     upd_sha256: Mapped[str | None] = mapped_column(String(64))  # the sealed delivery receipt
+    # How the letter reaches the resident (portal/edoreczenia/channel.py): "portal" (opening it makes the UPD),
+    # "edoreczenia" (their electronic delivery address), "hybrid" (printed and posted by the public hybrid
+    # service) or "undecided" (the address search could not be asked; chosen when the letter is dispatched).
+    channel: Mapped[str] = mapped_column(String(20), default="portal", server_default="portal")
 
     case: Mapped[DeskCase] = relationship(back_populates="letters")

@@ -33,6 +33,7 @@ from portal.desk.models import (
     RpwCounter,
     SupplementRequest,
 )
+from portal.edoreczenia import service as edoreczenia
 from portal.extensions import db
 from portal.status import deadlines
 from portal.status import service as status
@@ -132,13 +133,13 @@ def _due_on(parcel: IncomingParcel) -> date | None:
     while paused, for a supplement or ponaglenie (the answered case holds the deadline), or without a period."""
     if parcel.reply_to:
         return None
-    from portal.forms import service as forms
+    from portal.inbox import service as inbox
     from portal.inbox.models import Submission
 
     submission = db.session.get(Submission, parcel.submission_id)
     if submission is None:
         return None
-    procedure = forms.definition_of(submission.eservice).procedure
+    procedure = inbox.definition_of(submission).procedure
     try:
         return deadlines.for_case(procedure, parcel.filed_at, status.timeline(parcel.submission_id)).due
     except (ValueError, OverflowError):  # a date the register cannot show must not stop a registration
@@ -162,6 +163,8 @@ def receive(envelope: Envelope) -> IncomingParcel:
         filed_at=envelope.filed_at,
         receipt_id=envelope.receipt_id,
         sender_name=envelope.sender_name,
+        channel=envelope.channel,
+        sender_address=envelope.sender_address,
         service_id=envelope.service_id,
         service_title=envelope.service_title,
         unit=envelope.unit,
@@ -172,10 +175,11 @@ def receive(envelope: Envelope) -> IncomingParcel:
         document=envelope.document,
         upo=envelope.upo,
         detached_signature=envelope.detached_signature,
-        attachments=[{"name": a.name, "media_type": a.media_type, "size": len(a.content), "sha256": a.sha256}
+        attachments=[{"name": a.name, "media_type": a.media_type, "size": len(a.content), "sha256": a.sha256,
+                      **({"signature": a.signature} if a.signature is not None else {})}
                      for a in envelope.attachments],
         reply_to=envelope.reply_to,
-        subject=letter_subject(envelope.document),
+        subject=envelope.subject or letter_subject(envelope.document),
     )
     parcel.due_on = _due_on(parcel)
     db.session.add(parcel)
@@ -462,9 +466,13 @@ def send_letter(clerk: Clerk, case: DeskCase, kind: str, title: str, filename: s
     if kind == "decision" and not summary.strip():
         raise DeskError(_("Streść rozstrzygnięcie w jednym zdaniu — mieszkaniec zobaczy je w przebiegu sprawy."))
     media_type = "application/pdf" if content.startswith(b"%PDF") else "application/xml"
+    # The channel rule runs again at sending (the form showed it, but an address may have been registered since);
+    # asked before anything is written, so no transaction waits on the address database.
+    choice = edoreczenia.plan(case)
     letter = OutgoingLetter(case=case, kind=kind, title=title.strip()[:400], filename=filename[:200],
                             media_type=media_type, sha256=storage.put(content), verdict=verdict, created_by=clerk.id)
     db.session.add(letter)
+    edoreczenia.enqueue(letter, choice)  # the dispatch commits with the letter (the outbox's promise)
     db.session.flush()
     _event(case.submission_id, status.LETTER_SENT, f"letter:{letter.id}", title=letter.title,
            letter_id=str(letter.id))

@@ -35,6 +35,7 @@ from portal.desk.forms import (
     SupplementForm,
 )
 from portal.desk.models import DeskCase, IncomingParcel, OutgoingLetter
+from portal.edoreczenia import service as edoreczenia
 from portal.extensions import db
 from portal.status import service as status
 from portal.storage import service as storage
@@ -208,8 +209,10 @@ def parcel_file(parcel_id: int, kind: str) -> Any:
     content = files.get(kind)
     if content is None:
         abort(404)
-    response = Response(content, mimetype="application/xml")
-    response.headers["Content-Disposition"] = f'attachment; filename="{kind}-{entry.rpw_number}-{entry.rpw_year}.xml"'
+    text = entry.channel != "okienko" and kind == "dokument"  # an e-Doręczenia message's own text
+    response = Response(content, mimetype="text/plain" if text else "application/xml")
+    response.headers["Content-Disposition"] = \
+        f'attachment; filename="{kind}-{entry.rpw_number}-{entry.rpw_year}.{"txt" if text else "xml"}"'
     return response
 
 
@@ -245,8 +248,10 @@ def _case_page(case: DeskCase, forms: dict[str, Any] | None = None, code: int = 
     all_forms = _case_forms()
     all_forms.update(forms or {})
     events = status.timeline(case.submission_id)
+    may_work = service.may_work(_clerk(), case.unit) and case.status != "closed"
     return render_template("desk/case.html", case=case, events=events, summary=status.summary(events),
-                           may_work=service.may_work(_clerk(), case.unit) and case.status != "closed",
+                           letter_states=edoreczenia.letter_states(case.letters),
+                           channel_plan=edoreczenia.plan(case) if may_work else None, may_work=may_work,
                            units=config.units(current_app.config), **all_forms), code
 
 
@@ -325,6 +330,17 @@ def letter_file(case_id: int, letter_id: int) -> Any:
     letter = _letter(case_id, letter_id)
     return send_file(io.BytesIO(storage.get(letter.sha256)), mimetype=letter.media_type, as_attachment=True,
                      download_name=letter.filename)
+
+
+@bp.get("/sprawy/<int:case_id>/pisma/<int:letter_id>/dowody/<int:evidence_id>")
+@clerk_required
+def letter_evidence(case_id: int, letter_id: int, evidence_id: int) -> Any:
+    letter = _letter(case_id, letter_id)
+    found = edoreczenia.evidence_file(evidence_id, {letter.id: letter})
+    if found is None:
+        abort(404)
+    return send_file(io.BytesIO(storage.get(found.sha256)), mimetype="application/xml", as_attachment=True,
+                     download_name=f"dowod-{found.code}-{letter.case.reference}-{found.evidence_id}.xml")
 
 
 @bp.get("/sprawy/<int:case_id>/pisma/<int:letter_id>/upd.xml")

@@ -16,6 +16,8 @@ import hmac
 import logging
 import secrets
 import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ from portal.forms import flow
 from portal.forms import service as forms
 from portal.forms.models import SUBMITTED, Draft
 from portal.inbox import pdf, upo
-from portal.inbox.models import Submission
+from portal.inbox.models import EDORECZENIA, PORTAL, Submission
 from portal.ops import metrics
 from portal.signing import pades, seals, timestamp, trust
 from portal.signing.verify import Verdict
@@ -69,6 +71,94 @@ def access_code(receipt_id: str) -> str:
     key = hashlib.sha256(b"okienko access code\x00" + current_app.config["SECRET_KEY"].encode()).digest()
     code = _base32(hmac.new(key, receipt_id.encode(), hashlib.sha256).digest()[:7], 10)
     return f"{code[:5]}-{code[5:]}"
+
+
+@dataclass(frozen=True)
+class ChannelService:
+    """What stands for the catalog's service for an item that came through another channel: it was written
+    to the office, not filled in on one of its forms. Its subject is the sender's; its deadline the KPA's
+    general month (art. 35 §3), as for the general letter, until the clerk who reads it says otherwise."""
+
+    id: str
+    title: dict[str, str]
+    version: str = ""
+    procedure: str = "kpa-1m"
+    unit: str = ""
+    jrwa_class: str = ""
+    document_name: str = "Pismo"
+    attachments: tuple[Any, ...] = field(default=())
+
+
+CHANNEL_SERVICES = {
+    EDORECZENIA: ChannelService(EDORECZENIA, {"pl": "Pismo przez e-Doręczenia",
+                                              "en": "Letter received through e-Doręczenia"}),
+}
+
+
+def definition_of(submission: Submission) -> Any:
+    """The service a submission was filed under: its catalog definition, or for an item of another channel
+    (no e-service) the channel's stand-in, which answers the same questions (title, procedure, unit)."""
+    if submission.eservice_id is None:
+        return CHANNEL_SERVICES[submission.channel]
+    return forms.definition_of(submission.eservice)
+
+
+def by_external_id(external_id: str) -> Submission | None:
+    return db.session.scalar(select(Submission).where(Submission.external_id == external_id))
+
+
+@dataclass(frozen=True)
+class Received:
+    """An item that reached the office through a channel other than the portal's forms, as it arrived."""
+
+    channel: str
+    external_id: str  # the channel's id of it: stored once, however often it is fetched
+    sender_name: str
+    sender_address: str | None
+    subject: str | None
+    filed_at: datetime  # the legal moment it reached the office (the channel's evidence says when)
+    document: bytes  # the item's own text; the files as sent come as attachments
+    verdict: dict[str, Any]  # the stored verdict of its signature (or "unsigned")
+    attachments: tuple[tuple[str, str, bytes, dict[str, Any]], ...]  # name, media type, bytes, verdict
+    resident_id: int | None = None  # the portal account the sender's identity matches, if any
+    # The channel's signed proof of the filing (e-Doręczenia: the evidence A.1), kept where a portal
+    # submission keeps its UPO, and its identifier.
+    proof: bytes | None = None
+    proof_id: str | None = None
+
+
+def store_received(item: Received) -> tuple[Submission, bool]:
+    """File an item of another channel as a submission, with its first event and its outbox rows (the routes of
+    the channel's service id, as for a catalog service), and commit. Part of no caller's transaction: the
+    caller's own rows it changes (the intake row) are committed with it.
+
+    The channel's id is unique: a second store of the same item (two workers, a crash before the channel was
+    told) finds the first and returns it with False; `flush` first so that the caller's rows may name it."""
+    existing = by_external_id(item.external_id)
+    if existing is not None:
+        return existing, False
+    document_address = storage.put(item.document)
+    attachments = []
+    for name, media_type, content, verdict in item.attachments:
+        attachments.append({"name": name, "media_type": media_type, "size": len(content),
+                            "sha256": storage.put(content), "signature": verdict})
+    submission = Submission(
+        id=str(uuid.uuid4()), channel=item.channel, external_id=item.external_id, resident_id=item.resident_id,
+        sender_name=item.sender_name, sender_address=item.sender_address, subject=item.subject,
+        document_sha256=document_address, verdict=item.verdict, attachments=attachments,
+        filed_at=item.filed_at, receipt_id=None,
+        upo_sha256=storage.put(item.proof) if item.proof is not None else None,
+        upo_issued_at=item.filed_at if item.proof is not None else None,
+    )
+    db.session.add(submission)
+    audit.record("submission.received", "submission", submission.id, actor=("system", None), channel=item.channel,
+                 external_id=item.external_id, sha256=document_address)
+    status.add_event(submission.id, status.FILED, f"{submission.id}:filed", submission.filed_at,
+                     channel=item.channel, evidence_id=item.proof_id or "")
+    outbox.enqueue(submission.id, outbox.routes_for(item.channel, current_app.config))
+    db.session.flush()
+    metrics.submission_accepted(item.channel)
+    return submission, True
 
 
 def by_draft(draft_id: str) -> Submission | None:
@@ -202,10 +292,10 @@ def try_receipt(submission: Submission) -> bool:
 
 def ensure_receipt(submission: Submission) -> Submission:
     """Issue the UPO if it is not there yet. Safe to call again and from several processes at once."""
-    if submission.upo_sha256 is not None:
-        return submission
+    if submission.upo_sha256 is not None or submission.channel != PORTAL:
+        return submission  # an item of another channel has the channel's proof, not the portal's UPO
     definition = forms.definition_of(submission.eservice)
-    resident: Resident = submission.resident
+    resident: Resident = submission.resident  # type: ignore[assignment]
     issued_at = utcnow()
     try:
         xml = _receipt_xml(submission, definition, resident, issued_at, with_timestamp=True)
@@ -317,16 +407,17 @@ def envelope(submission_id: str) -> Envelope:
     if submission is None:
         raise LookupError(f"no submission {submission_id}")
     ensure_receipt(submission)
-    definition = forms.definition_of(submission.eservice)
+    definition = definition_of(submission)
     return Envelope(
         submission_id=submission.id,
-        receipt_id=submission.receipt_id,
+        # An item of another channel has no receipt of the portal's: its channel's id names it.
+        receipt_id=submission.receipt_id or submission.external_id or "",
         service_id=definition.id,
         service_version=definition.version,
         service_title=definition.title["pl"],
         unit=definition.unit,
         jrwa_class=definition.jrwa_class,
-        sender_name=submission.resident.full_name,
+        sender_name=submission.sender,
         filed_at=submission.filed_at,
         document=submission.document,
         document_sha256=submission.document_sha256,
@@ -334,8 +425,12 @@ def envelope(submission_id: str) -> Envelope:
         signature=submission.verdict,
         detached_signature=submission.detached_signature,
         reply_to=submission.reply_to,
+        channel=submission.channel,
+        sender_address=submission.sender_address,
+        subject=submission.subject,
         attachments=tuple(
-            Attachment(str(a["name"]), str(a["media_type"]), storage.get(str(a["sha256"])), str(a["sha256"]))
+            Attachment(str(a["name"]), str(a["media_type"]), storage.get(str(a["sha256"])), str(a["sha256"]),
+                       a.get("signature"))
             for a in submission.attachments or []
         ),
     )

@@ -37,6 +37,8 @@ def upo_xml(submission_id: str) -> Any:
     submission = _own(submission_id)
     if not service.try_receipt(submission):
         return _receipt_pending(submission)
+    if submission.channel != "okienko":  # the provider's evidence of the sending stands for the UPO
+        return _download(submission.upo or b"", "application/xml", f"dowod-nadania-{submission.id[:8]}.xml")
     return _download(submission.upo or b"", "application/xml", f"UPO-{submission.receipt_id}.xml")
 
 
@@ -44,6 +46,8 @@ def upo_xml(submission_id: str) -> Any:
 @resident_required
 def upo_pdf(submission_id: str) -> Any:
     submission = _own(submission_id)
+    if submission.channel != "okienko":
+        abort(404)  # the portal issued no receipt for an item of another channel
     if not service.try_receipt(submission):
         return _receipt_pending(submission)
     return _download(service.receipt_pdf(submission), "application/pdf", f"UPO-{submission.receipt_id}.pdf")
@@ -62,4 +66,6 @@ def detached_signature(submission_id: str) -> Any:
 @resident_required
 def document(submission_id: str) -> Any:
     submission = _own(submission_id)
+    if submission.channel != "okienko":  # the message's own text; its files are kept as sent
+        return _download(submission.document, "text/plain; charset=utf-8", f"tresc-{submission.id[:8]}.txt")
     return _download(submission.document, "application/xml", f"dokument-{submission.receipt_id}.xml")

@@ -19,7 +19,7 @@ from portal.clock import WARSAW
 from portal.db_types import utcnow
 from portal.desk.models import DeskCase
 from portal.extensions import db
-from portal.forms import service as forms
+from portal.inbox import service as inbox
 from portal.inbox.models import Submission
 from portal.notify import mail
 from portal.notify.models import JobRun, Notification
@@ -138,7 +138,7 @@ def notify_overdue(today: date) -> int:
     submissions = _open_cases()
     timelines = status.timelines([s.id for s in submissions])
     for submission in submissions:
-        deadline = status.deadline_of(forms.definition_of(submission.eservice).procedure, submission.filed_at,
+        deadline = status.deadline_of(inbox.definition_of(submission).procedure, submission.filed_at,
                                       timelines[submission.id])
         if deadline.overdue(today):  # also when the new date of a notice of delay has passed (art. 37 § 1)
             enqueue_for_event(submission.id, OVERDUE, f"{submission.id}:{OVERDUE}:{deadline.due}", {})
@@ -158,7 +158,7 @@ def send_digests(today: date) -> int:
         submission = db.session.get(Submission, case.submission_id)
         if submission is None:
             continue
-        deadline = status.deadline_of(forms.definition_of(submission.eservice).procedure, submission.filed_at,
+        deadline = status.deadline_of(inbox.definition_of(submission).procedure, submission.filed_at,
                                       timelines[case.submission_id])
         if deadline.due is None or deadline.settled_on is not None:
             continue

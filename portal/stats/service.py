@@ -272,7 +272,8 @@ class _Filed:
 def _filed(local: _LocalTime, versions: dict[int, tuple[str, str]], start: datetime, end: datetime) -> _Filed:
     """The submissions of the period counted in SQL per month and service version, and their residents."""
     month = local.month(Submission.filed_at)
-    in_period = and_(Submission.filed_at >= start, Submission.filed_at < end)
+    # The e-services' statistics: items of another channel (e-Doręczenia) were filed under no e-service.
+    in_period = and_(Submission.filed_at >= start, Submission.filed_at < end, Submission.eservice_id.is_not(None))
     filed = _Filed(Counter(), Counter(), Counter(), 0)
     for label, eservice_id, number in db.session.execute(
         select(month, Submission.eservice_id, func.count()).where(in_period).group_by(month, Submission.eservice_id)
@@ -350,7 +351,7 @@ def _settled_cases(local: _LocalTime, start: datetime) -> Iterable[Any]:
         select(Submission.eservice_id, Submission.filed_at, settled_at.label("settled_at"),
                case((func.count(case((~settling, CaseEvent.id))) > 0, Submission.id)).label("alone"))
         .join(CaseEvent, CaseEvent.submission_id == Submission.id)
-        .where(CaseEvent.kind.in_(DEADLINE_EVENTS))
+        .where(CaseEvent.kind.in_(DEADLINE_EVENTS), Submission.eservice_id.is_not(None))
         .group_by(Submission.id, Submission.eservice_id, Submission.filed_at)
         .having(settled_at >= start)
         .subquery()

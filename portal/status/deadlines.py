@@ -199,3 +199,24 @@ def for_case(procedure: str, filed_at: datetime, events: Iterable[Any]) -> Deadl
     if suspended_from is not None:
         pauses.append(Pause(suspended_from))
     return compute(procedure, filed_at, pauses, extended_to, settled_on)
+
+
+# --- periods that run from a letter's delivery ------------------------------------------------------------
+
+APPEAL_DAYS = 14  # KPA art. 129 §2: an appeal within 14 days of the decision's delivery
+FICTION_DAYS = 14  # a letter not collected counts as delivered 14 days after the notice (D.1)
+
+
+def delivered_by_fiction_on(notice_at: datetime) -> date:
+    """The day an e-Doręczenia letter that was not collected counts as delivered: 14 days after the day of
+    the notice that it is in the resident's box (evidence D.1), in Polish time. A fiction is not a period for
+    anyone's act, so a Saturday or a holiday does not move it."""
+    if notice_at.tzinfo is None:
+        raise ValueError("the notice time must carry its UTC offset")
+    return _day(notice_at) + timedelta(days=FICTION_DAYS)
+
+
+def appeal_due(delivered_on: date, days: int = APPEAL_DAYS) -> date:
+    """The last day for an appeal (art. 129 §2), counted as art. 57 §1 and §4 count: from the day after the
+    delivery, the period's last day moved to the next working day from a Saturday or a public holiday."""
+    return next_working_day(delivered_on + timedelta(days=days))

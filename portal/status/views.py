@@ -15,6 +15,7 @@ from portal.db_types import utcnow
 from portal.desk import letters
 from portal.desk import service as desk
 from portal.desk.models import OutgoingLetter
+from portal.edoreczenia import service as edoreczenia
 from portal.extensions import csrf, db, receipt_lookup
 from portal.forms import flow
 from portal.forms import service as forms
@@ -47,7 +48,7 @@ def cases() -> Any:
     summaries = {sid: service.summary(found) for sid, found in events.items()}
     rows = []
     for submission in submissions:
-        definition = forms.definition_of(submission.eservice)
+        definition = inbox.definition_of(submission)
         # A supplement or ponaglenie belongs to the case it answers: it has no deadline of its own.
         procedure = "notification" if submission.reply_to else definition.procedure
         deadline = service.deadline_of(procedure, submission.filed_at, events[submission.id])
@@ -61,7 +62,7 @@ def cases() -> Any:
 
 def _case_context(submission: Any) -> dict[str, Any]:
     """What both case pages (the resident's and the public look-up) show."""
-    definition = forms.definition_of(submission.eservice)
+    definition = inbox.definition_of(submission)
     today = _today()
     state = service.case_state(submission, definition.procedure, today)
     # A supplement or ponaglenie shows the case it answers, which holds the deadline.
@@ -83,9 +84,10 @@ def case(submission_id: str) -> Any:
         "status/case.html",
         **_case_context(submission),
         letters=desk.letters_for(submission.id),
+        letter_states=edoreczenia.letter_states(desk.letters_for(submission.id)),
         openings=desk.openings(submission.id),
         in_desk=desk.has_parcel(submission.id),
-        access_code=inbox.access_code(submission.receipt_id),
+        access_code=inbox.access_code(submission.receipt_id) if submission.receipt_id else None,
         just_filed=request.args.get("zlozono") is not None,
         receipt_pending=not receipt_ready,
     )
@@ -199,6 +201,17 @@ def letter(submission_id: str, letter_id: int) -> Any:
     found = letters.open_letter(_letter(submission_id, letter_id), current_resident())  # type: ignore[arg-type]
     return send_file(io.BytesIO(storage.get(found.sha256)), mimetype=found.media_type, as_attachment=True,
                      download_name=found.filename)
+
+
+@bp.get("/moje-sprawy/<submission_id>/pisma/<int:letter_id>/dowody/<int:evidence_id>")
+@resident_required
+def letter_evidence(submission_id: str, letter_id: int, evidence_id: int) -> Any:
+    found = _letter(submission_id, letter_id)
+    row = edoreczenia.evidence_file(evidence_id, {found.id: found})
+    if row is None:
+        abort(404)
+    return send_file(io.BytesIO(storage.get(row.sha256)), mimetype="application/xml", as_attachment=True,
+                     download_name=f"dowod-{row.code}-{row.evidence_id}.xml")
 
 
 @bp.get("/moje-sprawy/<submission_id>/pisma/<int:letter_id>/upd.xml")
