@@ -26,6 +26,7 @@ import binascii
 import ipaddress
 import json
 import os
+import re
 import stat
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
@@ -188,6 +189,8 @@ ENDPOINTS: dict[str, tuple[bool, bool, str]] = {
                   "used)"),
     "WEBHOOK_URL": (False, True, "the office's integration endpoint over https (empty when the webhook adapter "
                     "is not used)"),
+    "EDORECZENIA_URL": (False, True, "the https base address of the office's e-Doręczenia User Agent API, without "
+                        "`/api/v1` (empty when the office does not send through e-Doręczenia; docs/edoreczenia.md)"),
 }
 
 
@@ -541,7 +544,51 @@ def _trust(config: Config, environ: Environ, now: datetime) -> Iterator[Problem]
                        sandbox_harm=": pz.gov.pl refuses requests signed with it")
 
 
+def _edoreczenia(config: Config, environ: Environ, now: datetime) -> Iterator[Problem]:
+    """The e-Doręczenia channel, when it is on (PORTAL_EDORECZENIA_URL set): its derived endpoints, the office's
+    registered client, its address and the provider seals that vouch for every legal date (docs/edoreczenia.md)."""
+    if not str(config.get("EDORECZENIA_URL") or "").strip():
+        return
+    for setting, wanted in (("EDORECZENIA_TOKEN_URL", "the token endpoint of the e-Doręczenia authorisation server"),
+                            ("EDORECZENIA_BAE_URL", "the https address of the BAE search"),
+                            ("EDORECZENIA_CALLBACK_URL", "the portal's public https address, or nothing (then the "
+                             "worker polls)")):
+        value = str(config.get(setting) or "").strip()
+        if not value:
+            continue  # derived from PORTAL_EDORECZENIA_URL, checked above, or (the callback) simply off
+        unsafe = _points_nowhere_safe(config, value)
+        if unsafe:
+            yield _error(setting, unsafe, f"set it to {wanted}")
+        elif urlsplit(value).scheme != "https":
+            yield _error(setting, f"is not https: {_shown(value)}", f"set it to {wanted}")
+    secret = config.get("EDORECZENIA_CLIENT_SECRET")
+    if secret and secret == _default("EDORECZENIA_CLIENT_SECRET"):
+        yield _error("EDORECZENIA_CLIENT_SECRET", "is the sandbox's demo secret, published in the source code",
+                     "set it to the secret of the office's system registered with e-Doręczenia, or leave it empty "
+                     "when the system authenticates by its certificate alone")
+    if bool(config.get("EDORECZENIA_CLIENT_CERT")) != bool(config.get("EDORECZENIA_CLIENT_KEY")):
+        yield _error("EDORECZENIA_CLIENT_CERT", "and PORTAL_EDORECZENIA_CLIENT_KEY must be set together",
+                     "point both at the office's system certificate and its private key (PEM)")
+    for setting in ("EDORECZENIA_CLIENT_CERT", "EDORECZENIA_CLIENT_KEY"):
+        if config.get(setting):
+            try:
+                _read(setting, config)
+            except _Unusable as exc:
+                yield _error(setting, str(exc), "point it at the office's system certificate / key (PEM)")
+    address = str(config.get("EDORECZENIA_ADDRESS") or "")
+    if not re.fullmatch(r"AE:PL-\d{5}-\d{5}-[A-Z]{5}-\d{2}", address):
+        yield _error("EDORECZENIA_ADDRESS", f"is not an e-Doręczenia address: {_shown(address)!r}",
+                     "set it to the office's address from the BAE, e.g. AE:PL-12345-67890-ABCDE-12")
+    elif address == _default("EDORECZENIA_ADDRESS"):
+        yield _error("EDORECZENIA_ADDRESS", "is the sandbox's demo office address",
+                     "set it to the office's own address from the BAE")
+    yield from _pinned("EDORECZENIA_EVIDENCE_SEALS", "no evidence can be trusted, so no letter gets a delivery date",
+                       "put the e-Doręczenia provider's seal certificate(s) in a PEM file and point "
+                       "PORTAL_EDORECZENIA_EVIDENCE_SEALS at it", config,
+                       sandbox_harm=": whoever holds the sandbox's key can forge delivery dates")
+
+
 CHECKS: list[Check] = [
     _base_url, _sandbox_flag, _endpoints, _client_secrets, _secret_key, _pii_key, _rate_limits, _seal,
-    _trusted_profile, _trust, _revocation, _database, _spool_volume, _proxies, _logs, _mail,
+    _trusted_profile, _trust, _revocation, _database, _spool_volume, _proxies, _logs, _mail, _edoreczenia,
 ]

@@ -146,6 +146,11 @@ def production(office_pki: Path, tmp_path: Path) -> dict[str, str]:
         "PORTAL_TSL_SIGNERS": str(office_pki / "tsl-signer.pem"),
         "PORTAL_TPSIGNING_WSSE_CERT": str(office_pki / "office-system.pem"),
         "PORTAL_TPSIGNING_WSSE_KEY": str(office_pki / "office-system.key"),
+        "PORTAL_EDORECZENIA_URL": "https://uaa.edoreczenia.example/api/v1",
+        "PORTAL_EDORECZENIA_CLIENT_SECRET": secrets.token_urlsafe(32),
+        "PORTAL_EDORECZENIA_ADDRESS": "AE:PL-64100-12345-UMLES-01",
+        # Any certificate not of the sandbox stands for the provider's seal here.
+        "PORTAL_EDORECZENIA_EVIDENCE_SEALS": str(office_pki / "tp-seal.pem"),
     }
 
 
@@ -283,6 +288,17 @@ RULES = [
     ({"TPSIGNING_WSSE_CERT": "{sandbox}/office-system.pem", "TPSIGNING_WSSE_KEY": "{sandbox}/office-system.key"},
      "TPSIGNING_WSSE_CERT", "error", "Okienko Sandbox Root CA"),
     ({"TPSIGNING_WSSE_CERT": ""}, "TPSIGNING_WSSE_CERT", "warning", "unsigned"),
+    ({"EDORECZENIA_URL": "http://127.0.0.1:5001/edoreczenia"}, "EDORECZENIA_URL", "error", "sandbox"),
+    ({"EDORECZENIA_URL": "http://uaa.edoreczenia.example"}, "EDORECZENIA_URL", "error", "not https"),
+    ({"EDORECZENIA_CALLBACK_URL": "http://e.leszno.example"}, "EDORECZENIA_CALLBACK_URL", "error", "not https"),
+    ({"EDORECZENIA_BAE_URL": "https://localhost/bae"}, "EDORECZENIA_BAE_URL", "error", "loopback"),
+    ({"EDORECZENIA_CLIENT_SECRET": "sandbox-edoreczenia-secret"}, "EDORECZENIA_CLIENT_SECRET", "error", "demo"),
+    ({"EDORECZENIA_CLIENT_CERT": "{office}/office-system.pem"}, "EDORECZENIA_CLIENT_CERT", "error", "together"),
+    ({"EDORECZENIA_ADDRESS": "AE:PL-41058-29316-UMLES-17"}, "EDORECZENIA_ADDRESS", "error", "demo office"),
+    ({"EDORECZENIA_ADDRESS": "urzad@leszno.pl"}, "EDORECZENIA_ADDRESS", "error", "not an e-Doręczenia address"),
+    ({"EDORECZENIA_EVIDENCE_SEALS": "{sandbox}/edoreczenia-seal.pem"}, "EDORECZENIA_EVIDENCE_SEALS", "error",
+     "forge delivery dates"),
+    ({"EDORECZENIA_EVIDENCE_SEALS": "{office}/missing.pem"}, "EDORECZENIA_EVIDENCE_SEALS", "error", "no evidence"),
 ]
 
 
