@@ -21,6 +21,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from backoffice_adapter.outbox import backoff
 from portal.audit import service as audit
@@ -441,7 +442,9 @@ def legal_dates(letter: OutgoingLetter, job: EdoDispatch | None, today: date | N
 
 def letter_states(letters: list[OutgoingLetter]) -> list[LetterState]:
     ids = [letter.id for letter in letters]
-    jobs = {j.letter_id: j for j in db.session.scalars(select(EdoDispatch).where(EdoDispatch.letter_id.in_(ids)))} \
+    # One batch for the page however many letters it shows: the jobs with their evidences.
+    jobs = {j.letter_id: j for j in db.session.scalars(
+        select(EdoDispatch).where(EdoDispatch.letter_id.in_(ids)).options(selectinload(EdoDispatch.evidences)))} \
         if ids else {}
     result = []
     for letter in letters:

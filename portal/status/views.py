@@ -80,11 +80,12 @@ def case(submission_id: str) -> Any:
     if submission is None:
         abort(404)
     receipt_ready = inbox.try_receipt(submission)  # filed either way; the receipt may wait for the store
+    letters = desk.letters_for(submission.id)
     return render_template(
         "status/case.html",
         **_case_context(submission),
-        letters=desk.letters_for(submission.id),
-        letter_states=edoreczenia.letter_states(desk.letters_for(submission.id)),
+        letters=letters,
+        letter_states=edoreczenia.letter_states(letters),
         openings=desk.openings(submission.id),
         in_desk=desk.has_parcel(submission.id),
         access_code=inbox.access_code(submission.receipt_id) if submission.receipt_id else None,
