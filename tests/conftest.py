@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +28,10 @@ from tests.faults import private_postgres, private_postgres_cluster, small_volum
 from tests.pages import PageCheckingClient
 
 REPO = Path(__file__).resolve().parent.parent
+# A shell that starts the suite in the background (scripts/test runs the SQLite half so) makes it ignore Ctrl+C,
+# and the processes the tests start would inherit that: the servers stopped with SIGINT would never stop. A handler
+# (unlike an ignored signal) is reset to the default when a child process starts.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 # Property tests: in CI the same examples every run (derandomize), so a green run is no luck and a red one
