@@ -22,6 +22,7 @@ from portal.edoreczenia.incoming_models import HANDLED, PENDING, IncomingMessage
 from portal.extensions import db
 from portal.inbox.models import Submission
 from tests.factories import make_resident
+from tests.helpers import login_clerk
 
 OFFICE = "AE:PL-41058-29316-UMLES-17"
 JAN = "AE:PL-20384-51637-JKOWA-42"  # the first demo resident's address (PESEL 80010112357)
@@ -129,3 +130,26 @@ def test_the_service_down_or_slow_for_a_while_loses_nothing(app: Flask, edo: str
         db.session.commit()
         incoming.take_in_due()
         assert len(submissions_of(message_id)) == 1 and row_of(message_id).state == HANDLED
+
+
+def test_an_item_whose_proof_of_sending_fails_its_seal_is_filed_and_the_clerk_warned(app: Flask, edo: str) -> None:
+    """A forged or damaged A.1 never becomes the item's proof nor its date: the item is still filed (nothing a
+    resident sent is lost) and the registry is told, on the parcel's page, not to count deadlines from it."""
+    with app.app_context():
+        message_id = send_to_office(edo, "Dowód zmieniony po drodze")
+        incoming.note([message_id])
+        requests.post(f"{edo}/sandbox/faults", json={"tamper_next_evidence": True}, timeout=5).raise_for_status()
+        assert incoming.take_in(row_of(message_id).id) == HANDLED
+        evidences = {e["type"]: e for e in row_of(message_id).evidences}
+        assert evidences["A.1"]["valid"] is False and evidences["BP.WX"]["valid"] is True
+        [submission] = submissions_of(message_id)
+        assert submission.upo is None
+        outbox.run_once()
+        parcel = db.session.scalar(select(IncomingParcel).where(IncomingParcel.submission_id == submission.id))
+        assert parcel is not None
+        parcel_id = parcel.id
+    client = app.test_client()
+    login_clerk(client)
+    page = client.get(f"/urzad/rpw/{parcel_id}")
+    assert page.status_code == 200
+    assert "Brak ważnego dowodu nadania (A.1)" in page.get_data(as_text=True)
