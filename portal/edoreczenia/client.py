@@ -238,9 +238,12 @@ class Client:
         return list((body or {}).get("messages") or [])
 
     def get_message(self, message_id: str, format: str = "metadata") -> dict[str, Any]:
-        """`GET …/messages/{id}?format=` (`full` also marks an incoming message opened)."""
-        return dict(self._call("GET", f"{self._mailbox()}/messages/{self._segment(message_id)}",
-                               params={"format": format}) or {})
+        """`GET …/messages/{id}?format=` (`full` also marks an incoming message opened). The service answers with
+        a list (the path takes several ids separated by commas); this is the one message asked for."""
+        body = self._call("GET", f"{self._mailbox()}/messages/{self._segment(message_id)}", params={"format": format})
+        if isinstance(body, list):
+            body = next((m for m in body if isinstance(m, dict)), None)
+        return dict(body or {})
 
     def attachment(self, message_id: str, attachment_id: str) -> bytes:
         response = self._call("GET", f"{self._mailbox()}/messages/{self._segment(message_id)}/attachments/"

@@ -147,6 +147,10 @@ def demo(host: str, port: int, sandbox_port: int) -> None:
     """Run the sandbox, the outbox worker and the portal together (what `make run` ends with)."""
     # The three processes share one configuration: the portal's addresses follow the chosen ports.
     env = {**os.environ, "PORTAL_BASE_URL": f"http://{host}:{port}", "PORTAL_SANDBOX_URL": f"http://{host}:{sandbox_port}"}
+    # e-Doręczenia against the sandbox: a clerk's decision to Jan Kowalski reaches his box at
+    # <sandbox>/edoreczenia/skrzynka/AE:PL-20384-51637-JKOWA-42; the sandbox notifies the portal's address.
+    env.setdefault("PORTAL_EDORECZENIA_URL", f"http://{host}:{sandbox_port}/edoreczenia")
+    env.setdefault("PORTAL_EDORECZENIA_CALLBACK_URL", f"http://{host}:{port}")
     base_url = env["PORTAL_BASE_URL"]
     bin_dir = Path(sys.executable).parent
     # The office's directory: dekretacja offers every demo clerk before they have signed in.
