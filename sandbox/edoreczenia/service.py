@@ -213,7 +213,7 @@ class Service:
             return status, delay
 
     # -- sending ------------------------------------------------------------------------------------------
-    def send(self, mailbox: str, message: dict[str, Any]) -> str:
+    def send(self, mailbox: str, message: Any) -> str:
         """Accept a Message from `mailbox`; returns the messageTaskId. Processing is immediate (the task is
         FINISHED at once) and yields the evidences of the contract."""
         if not isinstance(message, dict):
@@ -246,9 +246,9 @@ class Service:
 
     @staticmethod
     def _attachment(index: int, item: Any) -> dict[str, Any]:
-        data = (item or {}).get("file") if isinstance(item, dict) else None
-        meta = (data or {}).get("fileMetadata") if isinstance(data, dict) else None
-        if not isinstance(meta, dict) or not isinstance(data.get("file"), str):
+        data = item.get("file") if isinstance(item, dict) else None
+        meta = data.get("fileMetadata") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not isinstance(meta, dict) or not isinstance(data.get("file"), str):
             raise Invalid("INVALID_ATTACHMENT", f"attachments[{index}] needs file.fileMetadata and file.file.")
         try:
             content = base64.b64decode(data["file"], validate=True)
@@ -370,7 +370,8 @@ class Service:
     # -- reading ------------------------------------------------------------------------------------------
     def message_rows(self, mailbox: str, label: str | None = None, opened: bool | None = None
                      ) -> list[sqlite3.Row]:
-        query, args = "SELECT * FROM messages WHERE (sender = ? OR recipient = ?)", [mailbox, mailbox]
+        query = "SELECT * FROM messages WHERE (sender = ? OR recipient = ?)"
+        args: list[str | int] = [mailbox, mailbox]
         if label == "SENT":
             query, args = "SELECT * FROM messages WHERE sender = ?", [mailbox]
         elif label == "INBOX":
