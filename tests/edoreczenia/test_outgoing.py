@@ -58,7 +58,8 @@ def _case(pki: Path, pesel: str = JAN, **resident: Any) -> tuple[Clerk, DeskCase
         setattr(person, name, value)
     submission = make_submission(pki, person)
     clerk = Clerk(username="e.kaczmarek", display_name="Ewa Kaczmarek", unit="OR", claimed_roles=["clerk"])
-    case = DeskCase(reference=f"OR.1431.{submission.id[:4]}.2026", unit="OR", jrwa_class="1431", number=int(submission.id[:7], 16),
+    number = int(submission.id[:7], 16)
+    case = DeskCase(reference=f"OR.1431.{number}.2026", unit="OR", jrwa_class="1431", number=number,
                     year=2026, title="Sprawa", submission_id=submission.id, status="in_progress")
     db.session.add_all([clerk, case])
     db.session.commit()
@@ -220,3 +221,36 @@ def test_appeal_deadline_counts_like_article_57() -> None:
 
     assert deadlines.appeal_due(date(2026, 12, 3)) == date(2026, 12, 17)
     assert deadlines.appeal_due(date(2026, 12, 12)) == date(2026, 12, 28)  # 26 Dec (Sat), moved past Christmas
+
+
+def test_both_case_pages_show_the_evidence_and_the_dates(ectx: str, pki: Path, edo_app: Flask,
+                                                         client: Any) -> None:
+    import io
+    import zipfile
+
+    from tests.helpers import login_clerk, login_resident
+    from tests.pages import PageCheckingClient
+
+    clerk, case = _case(pki)
+    letter = _letter(pki, clerk, case)
+    edoreczenia.run_dispatches()
+    job = db.session.scalar(select(EdoDispatch).where(EdoDispatch.letter_id == letter.id))
+    requests.post(f"{ectx}/edoreczenia/skrzynka/{JAN_BOX}/{job.message_id}/odbierz", timeout=5)
+    _poll_now(job)
+    appeal = edoreczenia.legal_dates(letter, job).appeal_due
+    case_id, submission_id, evidence_pk = case.id, case.submission_id, job.evidences[0].id
+    edo_app.test_client_class = PageCheckingClient
+    officer = edo_app.test_client()
+    login_clerk(officer, "e.kaczmarek")
+    page = officer.get(f"/urzad/sprawy/{case_id}").get_data(as_text=True)
+    assert "Droga doręczenia" in page and "Przesyłka odebrana przez adresata" in page
+    assert appeal is not None and appeal.strftime("%d.%m.%Y") in page
+    evidence = officer.get(f"/urzad/sprawy/{case_id}/pisma/{letter.id}/dowody/{evidence_pk}")
+    assert evidence.status_code == 200 and b"Evidence" in evidence.data
+    archive = zipfile.ZipFile(io.BytesIO(officer.get(f"/urzad/sprawy/{case_id}/akta.zip").data))
+    assert any("/e-doreczenia/" in name for name in archive.namelist())
+    db.session.commit()  # nothing of this test's own held open while the resident signs in
+    resident = client  # the portal's own test client (the same database): the page reads what is stored
+    login_resident(resident, JAN)
+    mine = resident.get(f"/moje-sprawy/{submission_id}").get_data(as_text=True)
+    assert "e-Doręczenia" in mine and appeal.strftime("%d.%m.%Y") in mine and "Dowód otrzymania" in mine
