@@ -356,6 +356,14 @@ class Client:
                    json=patch)
 
 
+def message_id_of(message: Mapping[str, Any] | None) -> str | None:
+    """A listed or read Message's id: the spec puts it in `messageMetadata.messageId` (a bare `messageId` too)."""
+    if not message:
+        return None
+    found = (message.get("messageMetadata") or {}).get("messageId") or message.get("messageId")
+    return str(found) if found else None
+
+
 _clients: dict[Settings, Client] = {}
 _clients_lock = threading.Lock()
 
