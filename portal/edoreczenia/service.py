@@ -159,7 +159,7 @@ def dispatch(dispatch_id: int, lease: datetime | None = None) -> str:
                 return job.state
         found = _client().find_sent(job.key) if earlier_attempt else None
         if found is not None:
-            job.message_id = str(found.get("messageId") or "") or None
+            job.message_id = edo.message_id_of(found)
             log.info("letter %s was already sent as %s (found by its key)", job.letter_id, job.message_id)
         else:
             job.task_id = post(job)
@@ -238,7 +238,7 @@ def poll(dispatch_id: int) -> int:
     try:
         if not job.message_id:
             found = client.find_sent(job.key)
-            job.message_id = str(found.get("messageId")) if found and found.get("messageId") else None
+            job.message_id = edo.message_id_of(found)
         if job.message_id:
             listed = client.evidences(job.message_id)
             content_sha3 = evidences.sha3(storage.get(job.letter.sha256))

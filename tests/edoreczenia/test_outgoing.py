@@ -151,7 +151,7 @@ def test_a_worker_killed_after_the_post_does_not_send_twice(ectx: str, pki: Path
     db.session.rollback()
     assert edoreczenia.run_dispatches() == 1  # the lapsed lease is taken again
     db.session.refresh(job)
-    assert job.state == SENT and job.attempts == 2 and job.task_id is None  # found by its key, not posted
+    assert job.state == SENT and job.attempts == 2 and job.task_id is None and job.message_id  # found by its key
     assert len(_sent_with(job.key)) == 1
 
 
