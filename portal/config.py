@@ -160,6 +160,8 @@ SETTINGS: list[Setting] = [
             "date."),
     Setting("EDORECZENIA_CALLBACK_URL", "", "e-Doręczenia: the portal's public address the service may notify "
             "(`<this>/edoreczenia/powiadomienia`). Empty: no subscription, evidence is polled only."),
+    Setting("EDORECZENIA_NOTIFY_RATE_LIMIT", "120 per minute", "e-Doręczenia: how many notifications one address "
+            "may post (they carry no credentials and only bring a poll forward)."),
     Setting("EDORECZENIA_TIMEOUT", 15, "e-Doręczenia: seconds to wait for an answer.", int),
     Setting("BLOB_STORE", "database", "Where documents, receipts and attachments are kept: `database`, "
             "`filesystem:/path` or `s3:bucket?endpoint=https://…&region=…` (docs/inbox.md)."),

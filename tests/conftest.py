@@ -155,6 +155,7 @@ def app_config(database_url: str, pki: Path, sandbox_url: str, portal_port: int,
         "LOGIN_RATE_LIMIT": "100000 per minute",
         "SUBMIT_RATE_LIMIT": "100000 per minute",
         "VERIFY_RATE_LIMIT": "100000 per minute",
+        "EDORECZENIA_NOTIFY_RATE_LIMIT": "100000 per minute",
     }
 
 

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from backoffice_adapter.outbox import backoff
@@ -325,7 +325,9 @@ def validate_notification(body: Any) -> dict[str, Any]:
     """The MessageStatement's shape, no more: nothing in it is believed, it only schedules a fetch."""
     if not isinstance(body, dict):
         raise BadNotification("a JSON object is expected")
-    if body.get("notificationType") not in NOTIFICATION_TYPES:
+    if not edo.enabled(current_app.config):
+        raise BadNotification("the e-Doręczenia channel is not configured here")
+    if not isinstance(body.get("notificationType"), str) or body["notificationType"] not in NOTIFICATION_TYPES:
         raise BadNotification("notificationType must be NewEvidence or NewMessage")
     if body.get("eDeliveryAddress") != current_app.config["EDORECZENIA_ADDRESS"]:
         raise BadNotification("not the office's address")
@@ -339,21 +341,29 @@ def validate_notification(body: Any) -> dict[str, Any]:
 
 
 def hint(body: Any) -> int:
-    """A notification: the owed letters become due for a poll at once (a new evidence's id does not say whose
-    it is). Returns how many letters were made due; the poll itself is the worker's."""
+    """A notification: the owed letters become due for a poll (a new evidence's id does not say whose it is).
+    Returns how many letters were made due; the poll itself is the worker's.
+
+    The endpoint takes no credentials (the service signs nothing it pushes), so a notification can bring a
+    letter's poll forward but never closer than POLL_FIRST_SECONDS after its last one, and it keeps the
+    letter's back-off: a flood of forged hints cannot make the worker ask the service in a tight loop."""
     statement = validate_notification(body)
     if statement["notificationType"] == "NewMessage":  # an item for the office: owed at once, fetched by the worker
         return incoming.note([item["id"] for item in statement["notification"]])
     if statement["notificationType"] != "NewEvidence":
         return 0
     now = utcnow()
-    changed = db.session.execute(
-        update(EdoDispatch).where(EdoDispatch.evidence_owed.is_(True), EdoDispatch.alerted_at.is_(None),
-                                  EdoDispatch.poll_at > now)
-        .values(poll_at=now, poll_seconds=POLL_FIRST_SECONDS).execution_options(synchronize_session=False)
-    ).rowcount
+    owed = db.session.scalars(select(EdoDispatch).where(
+        EdoDispatch.evidence_owed.is_(True), EdoDispatch.alerted_at.is_(None), EdoDispatch.poll_at > now))
+    changed = 0
+    for job in owed:
+        assert job.poll_at is not None
+        last_poll = job.poll_at - timedelta(seconds=job.poll_seconds)
+        due = max(now, last_poll + timedelta(seconds=POLL_FIRST_SECONDS))
+        if due < job.poll_at:
+            job.poll_at, changed = due, changed + 1
     db.session.commit()
-    return int(changed or 0)
+    return changed
 
 
 _subscribed: set[str] = set()

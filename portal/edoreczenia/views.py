@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from portal.edoreczenia import service
 from portal.extensions import csrf, limiter
@@ -17,9 +17,13 @@ bp = Blueprint("edoreczenia", __name__)
 MAX_BODY = 64 * 1024
 
 
+def _notify_limit() -> str:
+    return str(current_app.config["EDORECZENIA_NOTIFY_RATE_LIMIT"])
+
+
 @bp.post("/edoreczenia/powiadomienia")
 @csrf.exempt  # machine to machine, no cookies: the body is only a hint that is checked against the service
-@limiter.limit("120 per minute")
+@limiter.limit(_notify_limit)
 def notification() -> Any:
     if (request.content_length or 0) > MAX_BODY:
         return jsonify({"error": "too_large"}), 413

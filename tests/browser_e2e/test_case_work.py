@@ -220,7 +220,7 @@ def test_a_call_to_supplement_answered_and_a_decision(app: Flask, catalog: None,
     admin.wait_for_url(f"{live_portal}/urzad/admin/przekazania")
     audit.check(admin)
     admin.get_by_role("link", name="przekazana").click()
-    assert admin.get_by_role("table", name="Przesyłki").get_by_text(receipt_id).is_visible()
+    admin.get_by_role("table", name="Przesyłki").get_by_text(receipt_id).wait_for()
     audit.check(admin)
     guide_screenshot(admin, "admin-przekazania")
     admin.get_by_role("navigation", name="Menu główne").get_by_role("link", name="Pracownicy i role").click()

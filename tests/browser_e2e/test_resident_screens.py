@@ -135,6 +135,7 @@ def test_starting_again_offers_the_open_draft(app: Flask, catalog: None, live_po
 
     page.goto(f"{live_portal}/uslugi/pismo-ogolne")
     page.get_by_role("button", name="Rozpocznij").click()
+    page.wait_for_url("**/uslugi/pismo-ogolne/rozpoczete")  # is_visible() does not wait for the page
     assert page.get_by_role("heading", name="Masz już rozpoczęte wnioski", level=1).is_visible()
     page.get_by_role("link", name="Dokończ „Naprawa chodnika przy ul. Słowiańskiej”").click()
     page.wait_for_url("**/podsumowanie")  # nothing left that must be answered: the summary

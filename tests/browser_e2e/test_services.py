@@ -33,12 +33,12 @@ def test_each_service_from_the_catalog_to_the_upo(app: Flask, catalog: None, liv
     page.goto(f"{live_portal}/")
     audit.check(page)
     page.get_by_role("navigation", name="Menu główne").get_by_role("link", name="E-usługi").click()
-    assert page.get_by_role("heading", name="E-usługi", level=1).is_visible()
+    page.get_by_role("heading", name="E-usługi", level=1).wait_for()  # waits for the page; fails if never shown
     audit.check(page)
     if shots:
         guide_screenshot(page, "katalog")
     page.get_by_role("link", name=filler.title, exact=True).click()
-    assert page.get_by_role("heading", name=filler.title).is_visible()
+    page.get_by_role("heading", name=filler.title).wait_for()
     audit.check(page)
     if shots:
         guide_screenshot(page, "usluga")
@@ -55,7 +55,7 @@ def test_each_service_from_the_catalog_to_the_upo(app: Flask, catalog: None, liv
 
     if shots:  # the guide explains error messages: show one
         page.get_by_role("button", name="Dalej", exact=True).click()
-        assert page.locator(".error-summary").is_visible()
+        page.locator(".error-summary").wait_for()
         audit.check(page)
         guide_screenshot(page, "blad-w-formularzu")
         page.goto(page.url)  # the step afresh, for the next picture

@@ -216,6 +216,30 @@ def test_the_notification_address_takes_hints_and_refuses_junk(ectx: str, edo_ap
     assert good.status_code == 200 and good.get_json() == {"scheduled": 0}
 
 
+def test_forged_hints_cannot_make_the_worker_poll_in_a_loop(ectx: str, pki: Path, edo_app: Flask) -> None:
+    """Anyone may post to the notification address: a hint brings a poll forward, never closer than a minute
+    after the last one, and the letter's back-off stays as it was."""
+    clerk, case = _case(pki)
+    letter = _letter(pki, clerk, case)
+    edoreczenia.run_dispatches()
+    job = db.session.scalar(select(EdoDispatch).where(EdoDispatch.letter_id == letter.id))
+    hint = {"eDeliveryAddress": "AE:PL-41058-29316-UMLES-17", "notificationType": "NewEvidence",
+            "notification": [{"id": "ev-x"}]}
+    client = edo_app.test_client()
+    just_sent = job.poll_at
+    assert client.post("/edoreczenia/powiadomienia", json=hint).get_json() == {"scheduled": 0}
+    db.session.refresh(job)
+    assert job.poll_at == just_sent  # asked a moment ago: the next poll stays a minute after it
+    now = utcnow()
+    job.poll_seconds, job.poll_at = 480, now + timedelta(seconds=400)  # last asked 80 s ago, 8-minute back-off
+    db.session.commit()
+    assert client.post("/edoreczenia/powiadomienia", json=hint).get_json() == {"scheduled": 1}
+    db.session.refresh(job)
+    assert job.poll_at <= utcnow() and job.poll_seconds == 480
+    for _ in range(3):  # more hints change nothing once it is due
+        assert client.post("/edoreczenia/powiadomienia", json=hint).get_json() == {"scheduled": 0}
+
+
 def test_appeal_deadline_counts_like_article_57() -> None:
     from datetime import date
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from backoffice_adapter import outbox
 from portal.desk.models import DeskCase, IncomingParcel, OutgoingLetter
+from portal.edoreczenia.models import EdoDispatch, EdoEvidence
 from portal.extensions import db
 from portal.inbox.models import Submission
 from portal.signing import pades
@@ -46,6 +47,7 @@ class World:
     parcel_id: int
     case_id: int
     letter_id: int
+    evidence_id: int  # an e-Doręczenia evidence row of that letter, for the routes that serve its file
     attachment_sha256: str
     outbox_message_id: int
     session_id: int  # resident A's session (the row behind the cookie)
@@ -120,9 +122,18 @@ def world(app: Flask, catalog: None, pki: Path) -> World:
     assert sent.status_code == 302, sent.get_data(as_text=True)
     with app.app_context():
         letter_id = db.session.scalar(select(OutgoingLetter.id))
+        # The letter went through the portal; its e-Doręczenia twin's evidence is recorded the way the worker
+        # stores one, so the evidence routes have a real file to guard.
+        dispatch = EdoDispatch(letter_id=letter_id, key="security-world", shipping="electronic", state="sent")
+        evidence = EdoEvidence(dispatch=dispatch, evidence_id="ev-1", code="A.1", sha256=storage.put(b"<Dowod/>"),
+                               valid=False, verdict={})
+        db.session.add_all([dispatch, evidence])
+        db.session.commit()
+        evidence_id = evidence.id
     assert resident_a.get(f"/moje-sprawy/{submission_id}/pisma/{letter_id}").status_code == 200  # delivered: UPD
     return World(submission_id=submission_id, receipt_id=receipt_id, access_code=code, draft_id=draft_id,
-                 parcel_id=parcel_id, case_id=case_id, letter_id=letter_id, attachment_sha256=sha256,
+                 parcel_id=parcel_id, case_id=case_id, letter_id=letter_id, evidence_id=evidence_id,
+                 attachment_sha256=sha256,
                  outbox_message_id=message_id, session_id=session_id, clients=clients)
 
 

@@ -97,6 +97,8 @@ ROUTES: dict[str, Route] = {
     "inbox.detached_signature": _(RESIDENT_OWN, lambda w: f"/moje-sprawy/{w.submission_id}/podpis.xades"),
     "status.letter": _(RESIDENT_OWN, lambda w: f"/moje-sprawy/{w.submission_id}/pisma/{w.letter_id}"),
     "status.letter_upd": _(RESIDENT_OWN, lambda w: f"/moje-sprawy/{w.submission_id}/pisma/{w.letter_id}/upd.xml"),
+    "status.letter_evidence": _(RESIDENT_OWN, lambda w: f"/moje-sprawy/{w.submission_id}/pisma/{w.letter_id}/dowody/"
+                                                        f"{w.evidence_id}"),
     "status.reminder": _(RESIDENT_OWN, lambda w: f"/moje-sprawy/{w.submission_id}/ponaglenie"),
     "status.supplement": _(RESIDENT_OWN, lambda w: f"/moje-sprawy/{w.submission_id}/uzupelnij"),
     # the desk: lists for every clerk (filtered by unit inside)
@@ -114,6 +116,8 @@ ROUTES: dict[str, Route] = {
     "desk.case_file": _(CLERK_UNIT, lambda w: f"/urzad/sprawy/{w.case_id}/akta.zip"),
     "desk.letter_file": _(CLERK_UNIT, lambda w: f"/urzad/sprawy/{w.case_id}/pisma/{w.letter_id}"),
     "desk.letter_upd": _(CLERK_UNIT, lambda w: f"/urzad/sprawy/{w.case_id}/pisma/{w.letter_id}/upd.xml"),
+    "desk.letter_evidence": _(CLERK_UNIT, lambda w: f"/urzad/sprawy/{w.case_id}/pisma/{w.letter_id}/dowody/"
+                                                    f"{w.evidence_id}"),
     "desk.send_letter": _(CLERK_UNIT, lambda w: f"/urzad/sprawy/{w.case_id}/pismo"),
     "desk.change_status": _(CLERK_UNIT, lambda w: f"/urzad/sprawy/{w.case_id}/stan"),
     "desk.request_supplement": _(CLERK_UNIT, lambda w: f"/urzad/sprawy/{w.case_id}/wezwanie"),
@@ -129,6 +133,8 @@ ROUTES: dict[str, Route] = {
     "epuap_pull.imported": _(PUBLIC, lambda w: "/epuap/ws/obiektypk.xsd"),
     "epuap_pull.pull": _(MACHINE, lambda w: "/epuap/ws/pull"),
     "inbound_events.receive": _(MACHINE, lambda w: "/api/zdarzenia"),
+    # a hint from e-Doręczenia, believed for nothing: a well-formed one only brings the next poll forward
+    "edoreczenia.notification": _(MACHINE, lambda w: "/edoreczenia/powiadomienia"),
 }
 
 # POST endpoints that do not take the CSRF token, and why. Each authenticates without cookies, so a
@@ -136,6 +142,8 @@ ROUTES: dict[str, Route] = {
 CSRF_EXEMPT = {
     "inbound_events.receive": "case events from the back office: HMAC-SHA256 over the body (PORTAL_WEBHOOK_SECRET)",
     "epuap_pull.pull": "an EZD pulling documents: WS-Security signature by a registered certificate",
+    "edoreczenia.notification": "e-Doręczenia's notification: only its shape is read, and it only makes the "
+                                "worker ask the service sooner (the signed evidence it then fetches is what counts)",
     "receipts.api_check": "public receipt check: reads only the uploaded files, never the session",
     "status.api_lookup": "public case look-up by receipt id and access code: reads only what is sent, never the "
                          "session",
