@@ -3,6 +3,7 @@
 from backoffice_adapter.models import OutboxMessage
 from portal.audit.models import AuditEntry, AuditHead
 from portal.auth.models import Clerk, Resident, WebSession
+from portal.catalog_admin.models import CatalogEntry, WorkingCopy
 from portal.desk.models import CaseCounter, DeskCase, IncomingParcel, OutgoingLetter, RpwCounter, SupplementRequest
 from portal.edoreczenia.incoming_models import IncomingMessage
 from portal.edoreczenia.models import EdoDispatch, EdoEvidence
@@ -18,6 +19,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Blob",
+    "CatalogEntry",
     "IncomingMessage",
     "DraftAttachment",
     "CaseEvent",
@@ -40,4 +42,5 @@ __all__ = [
     "SupplementRequest",
     "TrustAnchor",
     "WebSession",
+    "WorkingCopy",
 ]

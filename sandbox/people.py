@@ -79,6 +79,7 @@ CLERKS = [
     Clerk("e.kaczmarek", "Ewa Kaczmarek", "OR", ("head_of_unit", "clerk")),
     Clerk("t.lewandowski", "Tomasz Lewandowski", "MZDiI", ("clerk",)),
     Clerk("admin", "Administrator Portalu", "OR", ("admin",)),
+    Clerk("b.mazur", "Barbara Mazur", "OR", ("catalog_admin",)),
 ]
 
 

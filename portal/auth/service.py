@@ -38,6 +38,7 @@ ROLES = {
     "registry_clerk": _l("Pracownik kancelarii"),
     "head_of_unit": _l("Kierownik komórki"),
     "admin": _l("Administrator"),
+    "catalog_admin": _l("Administrator katalogu e-usług"),
 }
 
 

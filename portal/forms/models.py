@@ -24,11 +24,16 @@ class EService(db.Model):  # type: ignore[name-defined]
     version: Mapped[str] = mapped_column(String(50))
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     # Read only when a form is validated or a document built: lists and case pages need the definition alone.
-    schema_xsd: Mapped[str] = mapped_column(Text, deferred=True)
+    schema_xsd: Mapped[str] = mapped_column(Text, deferred=True, deferred_group="schema")
     # Only the newest loaded version of a service is offered for new drafts; older versions
     # stay for the drafts and submissions made with them.
     current: Mapped[bool] = mapped_column(default=True)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Schemas the XSD imports beside the vendored CRWDE ones, by the name its schemaLocation gives.
+    schema_files: Mapped[dict[str, str] | None] = mapped_column(JSON, deferred=True, deferred_group="schema")
+    # Who published this version in the catalog editor (a clerk's username); None: loaded from files.
+    published_by: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)  # what changed, in the publisher's words
 
 
 # A draft's state once its signed document is stored: set in the same transaction that writes the

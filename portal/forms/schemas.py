@@ -6,13 +6,17 @@ mapped onto the local copy, and nothing is ever fetched from the network.
 
 from __future__ import annotations
 
+import pathlib
+import posixpath
+import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import xmlschema
+from lxml import etree
 from xmlschema.validators import XsdAttribute, XsdElement
 from xmlschema.validators.exceptions import XMLSchemaImportWarning
 
@@ -51,8 +55,14 @@ def _map_uri(uri: str) -> str:
     return uri
 
 
-def compile_schema(xsd_text: str) -> Schema:
-    """Compile a service XSD; its imports of CRWDE schemas resolve to the vendored copies."""
+def compile_schema(xsd_text: str, files: Mapping[str, str] | None = None) -> Schema:
+    """Compile a service XSD; its imports of CRWDE schemas resolve to the vendored copies.
+
+    `files` are the other schemas it imports or includes, by the path its schemaLocation gives relative to
+    the XSD itself ("typy.xsd", "wspolne/adres.xsd"): they are laid out beside it in a private folder, and
+    nothing outside that folder (or the network) may be read while compiling."""
+    if files:
+        return _compile_with_files(xsd_text, files)
     try:
         with warnings.catch_warnings():
             # A failed import (e.g. of a remote schema, which is blocked) must stop the load,
@@ -69,10 +79,87 @@ def compile_schema(xsd_text: str) -> Schema:
         raise SchemaError(f"the schema does not compile: {exc}") from exc
 
 
+MAIN_FILE = "schemat.xsd"
+
+
+def safe_relative(name: str) -> PurePosixPath:
+    """A schema file's name as a path inside the service's folder, or SchemaError (no `..`, nothing absolute)."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if not name or path.is_absolute() or ".." in path.parts or any(p in ("", ".") for p in path.parts) \
+            or path.suffix.lower() != ".xsd":
+        raise SchemaError(f"{name!r} is not a schema file name inside the service's folder")
+    return path
+
+
+_XS = "{http://www.w3.org/2001/XMLSchema}"
+_REFERENCES = (f"{_XS}import", f"{_XS}include", f"{_XS}redefine", f"{_XS}override")
+
+
+def _references(text: str, where: str) -> list[str]:
+    """The schemaLocation of every import, include, redefine and override in one schema text."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        root = etree.fromstring(text.encode("utf-8"), parser)
+    except etree.XMLSyntaxError as exc:
+        raise SchemaError(f"{where} is not well-formed XML: {exc}") from exc
+    return [str(e.get("schemaLocation")) for e in root.iter(*_REFERENCES) if e.get("schemaLocation")]
+
+
+def unresolved_imports(xsd_text: str, files: Mapping[str, str] | None = None) -> list[str]:
+    """What the schema (and the files beside it) refer to that is neither vendored nor among `files`: the
+    local copies an administrator still has to upload. Nothing is ever fetched to fill the gap."""
+    files = {str(safe_relative(name)): text for name, text in (files or {}).items()}
+    missing: list[str] = []
+    todo = [(PurePosixPath(MAIN_FILE), xsd_text)] + [(PurePosixPath(n), t) for n, t in files.items()]
+    for path, text in todo:
+        for location in _references(text, str(path)):
+            if location in _VENDORED or location.startswith(str(CRWDE_DIR)):
+                continue
+            if "://" in location or location.startswith("/"):
+                missing.append(location)
+                continue
+            resolved = posixpath.normpath(str(path.parent / location))
+            if resolved not in files and resolved != MAIN_FILE and location not in missing:
+                missing.append(location if path.parent == PurePosixPath(".") else resolved)
+    return list(dict.fromkeys(missing))
+
+
+def _compile_with_files(xsd_text: str, files: Mapping[str, str]) -> Schema:
+    """The schema compiled from a private folder holding it and its imports. Every reference is checked
+    first to land on one of those files or a vendored CRWDE schema, so nothing else is read."""
+    missing = unresolved_imports(xsd_text, files)
+    if missing:
+        raise SchemaError(f"the schema imports {', '.join(missing)}: upload a local copy (nothing is fetched)")
+    with tempfile.TemporaryDirectory(prefix="okienko-xsd-") as tmp:
+        folder = pathlib.Path(tmp)  # (this module's `Path` is a schema path, below)
+        for name, text in files.items():
+            target = folder / safe_relative(name)
+            if str(safe_relative(name)) == MAIN_FILE:
+                raise SchemaError(f"{name!r} is the service's own schema's name")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        main = folder / MAIN_FILE
+        main.write_text(xsd_text, encoding="utf-8")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", XMLSchemaImportWarning)
+                return xmlschema.XMLSchema(str(main), uri_mapper=_map_uri, allow="local", defuse="always")
+        except (xmlschema.XMLSchemaException, XMLSchemaImportWarning, OSError) as exc:
+            raise SchemaError(f"the schema does not compile: {str(exc).replace(tmp + '/', '')}") from exc
+
+
+FilesKey = tuple[tuple[str, str], ...]
+
+
+def files_key(files: Mapping[str, str] | None) -> FilesKey:
+    """The imported schemas as a hashable key for `cached_schema`."""
+    return tuple(sorted((files or {}).items()))
+
+
 @lru_cache(maxsize=256)
-def cached_schema(xsd_text: str) -> Schema:
+def cached_schema(xsd_text: str, files: FilesKey = ()) -> Schema:
     """Compiling takes tens of milliseconds: one compiled schema per distinct text per process."""
-    return compile_schema(xsd_text)
+    return compile_schema(xsd_text, dict(files))
 
 
 def qname(name: str, default_ns: str) -> str:

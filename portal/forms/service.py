@@ -74,7 +74,7 @@ def definition_of(eservice: EService) -> ServiceDefinition:
 
 
 def schema_of(eservice: EService) -> schemas.Schema:
-    return schemas.cached_schema(eservice.schema_xsd)
+    return schemas.cached_schema(eservice.schema_xsd, schemas.files_key(eservice.schema_files))
 
 
 _components: dict[int, dict[str, Any]] = {}
