@@ -42,6 +42,26 @@ IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "default"))
 
 
+# Fixtures through which a test reaches the database: in-process (`app`) or in processes it starts.
+DATABASE_FIXTURES = {"app", "database_url"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--database-tests-only", action="store_true",
+                     help="run only the tests that reach the database (the second database's run in make test: "
+                          "a test that never opens it would only repeat itself)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--database-tests-only"):
+        return
+    kept = [item for item in items if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    skipped = [item for item in items if item not in kept]
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = kept
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
