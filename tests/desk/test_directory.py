@@ -47,15 +47,15 @@ def test_the_sandbox_directory_puts_every_demo_clerk_in_dekretacja_before_any_ha
     parcel_id = a_parcel(app, pki)
     result = okienko(app, "clerks", "import", "--sandbox")
     assert result.exit_code == 0, result.output
-    assert "5 added" in result.output
+    assert "6 added" in result.output
     again = okienko(app, "clerks", "import", "--sandbox")
-    assert "0 added, 5 updated" in again.output  # run by every `make run`: no duplicates
+    assert "0 added, 6 updated" in again.output  # run by every `make run`: no duplicates
     registry = clerk_client("k.zielinska")
     options = clerk_options(registry.get(f"/urzad/rpw/{parcel_id}").get_data(as_text=True))
     assert options == ["— cała komórka —", "Ewa Kaczmarek (OR)", "Katarzyna Zielińska (OR)", "Marek Wójcik (OR)",
                        "Tomasz Lewandowski (MZDiI)"]
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Clerk)) == 5
+        assert db.session.scalar(select(func.count()).select_from(Clerk)) == 6
 
 
 def test_a_preregistered_clerk_signing_in_for_the_first_time_is_the_same_account(

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from backoffice_adapter import outbox
 from portal.db_types import utcnow
 from portal.desk.models import IncomingParcel
+from portal.edoreczenia import client as edo_client
 from portal.edoreczenia import incoming
 from portal.edoreczenia.incoming_models import HANDLED, PENDING, IncomingMessage
 from portal.extensions import db
@@ -36,6 +37,9 @@ def edo(app: Flask, sandbox_url: str, pki: Path) -> Iterator[str]:
                "EDORECZENIA_TIMEOUT": 1, "DELIVERY_ADAPTERS": "desk", "DELIVERY_ROUTES": ""}
     saved = {k: app.config.get(k) for k in changed}
     app.config.update(changed)
+    # A portal an earlier test served may still be subscribed to the (session-wide) sandbox's notifications, and
+    # would take in the items sent here before the test does: nobody is subscribed while these tests run.
+    edo_client.client_for(app.config).unsubscribe()
     try:
         yield base
     finally:
